@@ -1,0 +1,94 @@
+//! Step 1 of the boundary's data: the tools the server knows and how each one runs.
+
+use super::inject::OverrideRule;
+use super::validate::ArgumentValidator;
+use crate::sandbox::LoadedComponent;
+use crate::tool::ToolDescriptor;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// How a tool is executed. WASM components today; declarative HTTP tools, knowledge-base
+/// search and MCP tools join as variants, and go through the same boundary.
+#[derive(Debug, Clone)]
+pub enum Implementation {
+    /// A tool exported by a sandboxed component.
+    Wasm(LoadedComponent),
+}
+
+/// One tool, ready to be assigned and called.
+#[derive(Debug)]
+pub struct CatalogTool {
+    /// What the tool is.
+    pub descriptor: ToolDescriptor,
+    /// How it runs.
+    pub implementation: Implementation,
+    /// How it treats `config_override`.
+    pub override_rule: OverrideRule,
+    pub(crate) validator: ArgumentValidator,
+}
+
+/// Why a tool could not be added.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CatalogError {
+    /// Another tool has the name.
+    #[error("a tool named `{0}` already exists")]
+    Duplicate(String),
+    /// The input schema does not compile.
+    #[error("tool `{tool}` has an input schema that cannot be used: {reason}")]
+    Schema {
+        /// The tool.
+        tool: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// All tools by name.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    tools: RwLock<BTreeMap<String, Arc<CatalogTool>>>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every tool of `component`; all or nothing.
+    pub fn add_component(&self, component: &LoadedComponent) -> Result<Vec<String>, CatalogError> {
+        let prepared = component
+            .descriptors()
+            .iter()
+            .map(|d| {
+                let validator = ArgumentValidator::new(&d.input_schema)
+                    .map_err(|reason| CatalogError::Schema { tool: d.name.clone(), reason })?;
+                Ok(CatalogTool {
+                    descriptor: d.clone(),
+                    implementation: Implementation::Wasm(component.clone()),
+                    override_rule: OverrideRule::for_descriptor(d),
+                    validator,
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        let mut tools = self.tools.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(dup) = prepared.iter().find(|t| tools.contains_key(&t.descriptor.name)) {
+            return Err(CatalogError::Duplicate(dup.descriptor.name.clone()));
+        }
+        let names = prepared.iter().map(|t| t.descriptor.name.clone()).collect();
+        for tool in prepared {
+            tools.insert(tool.descriptor.name.clone(), Arc::new(tool));
+        }
+        Ok(names)
+    }
+
+    /// The tool named `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<CatalogTool>> {
+        self.tools.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    /// Every tool, by name.
+    pub fn list(&self) -> Vec<Arc<CatalogTool>> {
+        self.tools.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}
