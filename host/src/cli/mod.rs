@@ -1,1 +1,129 @@
-//! cli
+//! The `corral` command line: `corral tool new|build|inspect|call`, so that writing, checking
+//! and trying a tool needs no server.
+
+mod build;
+mod call;
+mod inspect;
+mod new;
+mod progress;
+
+use crate::sandbox::SandboxConfig;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Corral: an agent server whose tools all run as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about)]
+pub struct Cli {
+    /// More log output (repeat for more); guest log lines appear at -v.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Data directory: compiled-component cache and storage buckets.
+    #[arg(long, global = true, env = "CORRAL_DATA_DIR", default_value = "corral-data")]
+    pub data_dir: PathBuf,
+    /// Where compiled components are cached (default: <data-dir>/cache).
+    #[arg(long, global = true, env = "CORRAL_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write, build, inspect and try tool components.
+    #[command(subcommand)]
+    Tool(ToolCommand),
+}
+
+/// `corral tool ...`
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// Create a new tool project that builds as it is.
+    New(new::NewArgs),
+    /// Build the tool project in a directory into a component.
+    Build(build::BuildArgs),
+    /// Show a component's tools, their schemas, and the capabilities it imports.
+    Inspect(inspect::InspectArgs),
+    /// Call one tool of a component through the host boundary, as an agent would.
+    Call(call::CallArgs),
+}
+
+/// The languages a tool can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// Rust with corral-plugin-sdk.
+    Rust,
+    /// Python with componentize-py.
+    Python,
+    /// JavaScript with componentize-js.
+    Js,
+}
+
+/// A CLI failure; the message names the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line or an input is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Something outside our control failed (I/O, a toolchain).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// 2 for usage errors, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Failed(_) => 1,
+        }
+    }
+}
+
+/// Sets up logging to stderr; `RUST_LOG` overrides the verbosity flags.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,corral=info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let mut sandbox = SandboxConfig::in_data_dir(&cli.data_dir);
+    if let Some(cache_dir) = cli.cache_dir {
+        sandbox.cache_dir = cache_dir;
+    }
+    match cli.command {
+        Command::Tool(ToolCommand::New(args)) => new::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Tool(ToolCommand::Build(args)) => build::run(args, sandbox).await.map(|()| ExitCode::SUCCESS),
+        Command::Tool(ToolCommand::Inspect(args)) => inspect::run(args, sandbox).await.map(|()| ExitCode::SUCCESS),
+        Command::Tool(ToolCommand::Call(args)) => call::run(args, sandbox).await,
+    }
+}
+
+/// Loads a component file into a fresh sandbox, with progress shown if it must compile.
+async fn load_component(
+    path: &std::path::Path,
+    config: SandboxConfig,
+) -> Result<(std::sync::Arc<crate::sandbox::Sandbox>, crate::sandbox::LoadedComponent), CliError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let sandbox = crate::sandbox::Sandbox::new(config)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let spinner = progress::CompileSpinner::new(&file_name, bytes.len());
+    let on_compile = spinner.starter();
+    let loaded = sandbox.load(&bytes, on_compile).await;
+    spinner.finish();
+    let (component, _) = loaded.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    Ok((std::sync::Arc::new(sandbox), component))
+}

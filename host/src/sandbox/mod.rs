@@ -465,6 +465,14 @@ fn trap_failure(error: wasmtime::Error, state: &HostState, limits: Limits) -> To
     if trap == Some(Trap::StackOverflow) {
         return ToolFailure::new(FailureKind::Crashed, "the tool crashed: stack overflow (recursion too deep)");
     }
+    if trap == Some(Trap::MemoryOutOfBounds) {
+        // Languages compiled to wasm keep their own stack in linear memory; when deep
+        // recursion overruns it, the symptom is an out-of-bounds access, not a wasm stack trap.
+        return ToolFailure::new(
+            FailureKind::Crashed,
+            "the tool crashed: out-of-bounds memory access (usually a stack overflow from recursion that is too deep, or a memory bug in the tool)",
+        );
+    }
     if let Some(panic) = panic_message(&state.stderr.contents()) {
         return ToolFailure::new(FailureKind::Crashed, format!("the tool panicked: {panic}"));
     }

@@ -1,0 +1,100 @@
+//! A tool: a name, a description, and a typed function; the schema comes from the types.
+
+use crate::{Context, ToolError};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Whether calls need a human's approval by default (an operator can change it per assignment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confirmation {
+    /// Runs without asking.
+    #[default]
+    Never,
+    /// Every call waits for ALLOW.
+    Always,
+}
+
+type Handler = Box<dyn Fn(&str, &Context) -> Result<String, ToolError>>;
+
+/// One tool of a component. Build it with [`Tool::new`] and list it in
+/// [`export_tools!`](crate::export_tools).
+pub struct Tool {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    // Schemas are generated only when the host asks (`describe`), not on every call.
+    pub(crate) input_schema: fn() -> String,
+    pub(crate) output_schema: Option<fn() -> String>,
+    pub(crate) confirmation: Confirmation,
+    pub(crate) tool_type: Option<&'static str>,
+    pub(crate) handler: Handler,
+}
+
+impl std::fmt::Debug for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tool").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn schema_of<T: JsonSchema>() -> String {
+    serde_json::to_string(&schemars::schema_for!(T)).unwrap_or_else(|_| "{\"type\":\"object\"}".into())
+}
+
+impl Tool {
+    /// A tool named `name` (snake_case) that deserializes its arguments into `A`, calls `run`,
+    /// and serializes what it returns. `A`'s JSON Schema (doc comments become descriptions)
+    /// is the tool's input schema.
+    pub fn new<A, R, F>(name: &'static str, description: &'static str, run: F) -> Self
+    where
+        A: DeserializeOwned + JsonSchema + 'static,
+        R: Serialize + 'static,
+        F: Fn(A, &Context) -> Result<R, ToolError> + 'static,
+    {
+        Self {
+            name,
+            description,
+            input_schema: schema_of::<A>,
+            output_schema: None,
+            confirmation: Confirmation::Never,
+            tool_type: None,
+            handler: Box::new(move |json, ctx| {
+                let args: A = serde_json::from_str(json).map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+                let result = run(args, ctx)?;
+                serde_json::to_string(&result).map_err(ToolError::from)
+            }),
+        }
+    }
+
+    /// Declares the result's JSON Schema, derived from `T`.
+    pub fn output_schema<T: JsonSchema>(mut self) -> Self {
+        self.output_schema = Some(schema_of::<T>);
+        self
+    }
+
+    /// Sets the default confirmation.
+    pub fn confirmation(mut self, confirmation: Confirmation) -> Self {
+        self.confirmation = confirmation;
+        self
+    }
+
+    /// A label for humans approving calls (`http`, `storage`, ...).
+    pub fn tool_type(mut self, tool_type: &'static str) -> Self {
+        self.tool_type = Some(tool_type);
+        self
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The input schema as JSON text.
+    pub fn input_schema(&self) -> String {
+        (self.input_schema)()
+    }
+
+    /// Runs the tool on `arguments` (JSON text), as the host would.
+    pub fn call(&self, arguments: &str, ctx: &Context) -> Result<String, ToolError> {
+        (self.handler)(arguments, ctx)
+    }
+}

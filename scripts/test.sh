@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): installs what the tests need, builds the
+# Python and JavaScript example components, then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v rustup >/dev/null 2>&1; then
+    rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+fi
+scripts/build-polyglot.sh
+
+# Build first (host/build.rs compiles the Rust plugins), so test time is test time.
+cargo build --workspace --all-targets --locked
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+# nextest does not run doc tests.
+cargo test --workspace --doc --locked
