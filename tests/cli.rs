@@ -12,15 +12,24 @@ fn shared_cache_dir() -> PathBuf {
 
 /// A Python/JS example built by scripts/build-polyglot.sh.
 fn polyglot_component(file: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/polyglot").join(file);
-    assert!(path.is_file(), "{} is missing: run scripts/build-polyglot.sh", path.display());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/polyglot")
+        .join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build-polyglot.sh",
+        path.display()
+    );
     path
 }
 
 fn corral(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_corral"))
         .args(args)
-        .env("CORRAL_DATA_DIR", shared_cache_dir().parent().unwrap().join("corral-cli-data"))
+        .env(
+            "CORRAL_DATA_DIR",
+            shared_cache_dir().parent().unwrap().join("corral-cli-data"),
+        )
         .env("CORRAL_CACHE_DIR", shared_cache_dir())
         .stdin(Stdio::null())
         .output()
@@ -38,19 +47,43 @@ fn inspect_lists_tools_schemas_and_capabilities() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("fetch_page"), "{stdout}");
     assert!(stdout.contains("input schema"), "{stdout}");
-    assert!(stdout.contains("http ") && stdout.contains("needs a grant"), "{stdout}");
+    assert!(
+        stdout.contains("http ") && stdout.contains("needs a grant"),
+        "{stdout}"
+    );
 
     let out = corral(&["tool", "inspect", "--json", artifacts::NOTES]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["capabilities"].as_array().unwrap().contains(&"storage".into()));
-    assert!(!report["capabilities"].as_array().unwrap().contains(&"http".into()), "notes does not import HTTP");
+    assert!(
+        report["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"storage".into())
+    );
+    assert!(
+        !report["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"http".into()),
+        "notes does not import HTTP"
+    );
 }
 
 #[test]
 fn inspect_and_call_work_on_the_python_and_js_examples() {
     for (file, tool, args, expect) in [
-        ("word_stats.wasm", "word_stats", r#"{"text": "a b a"}"#, "\"words\": 3"),
-        ("unit_convert.wasm", "convert_length", r#"{"value": 12, "from": "in", "to": "ft"}"#, "\"unit\": \"ft\""),
+        (
+            "word_stats.wasm",
+            "word_stats",
+            r#"{"text": "a b a"}"#,
+            "\"words\": 3",
+        ),
+        (
+            "unit_convert.wasm",
+            "convert_length",
+            r#"{"value": 12, "from": "in", "to": "ft"}"#,
+            "\"unit\": \"ft\"",
+        ),
     ] {
         let path = polyglot_component(file);
         let path = path.to_str().unwrap();
@@ -65,21 +98,56 @@ fn inspect_and_call_work_on_the_python_and_js_examples() {
 
 #[test]
 fn call_prints_the_result_and_applies_overrides() {
-    let out = corral(&["tool", "call", artifacts::ECHO, "echo", "--args", r#"{"message": "hi", "mode": "model"}"#, "--config-override", r#"{"mode": "operator", "bogus": 1}"#]);
+    let out = corral(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message": "hi", "mode": "model"}"#,
+        "--config-override",
+        r#"{"mode": "operator", "bogus": 1}"#,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(result, serde_json::json!({"message": "hi", "mode": "operator"}));
-    assert!(text(&out.stderr).contains("ignored: bogus"), "{}", text(&out.stderr));
+    assert_eq!(
+        result,
+        serde_json::json!({"message": "hi", "mode": "operator"})
+    );
+    assert!(
+        text(&out.stderr).contains("ignored: bogus"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn a_gated_call_needs_yes_when_no_terminal_is_attached() {
-    let out = corral(&["tool", "call", artifacts::ECHO, "always_confirm", "--args", r#"{"note": "n"}"#]);
+    let out = corral(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "always_confirm",
+        "--args",
+        r#"{"note": "n"}"#,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("denied by the user"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("denied by the user"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = corral(&["tool", "call", artifacts::ECHO, "always_confirm", "--args", r#"{"note": "n"}"#, "--yes"]);
+    let out = corral(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "always_confirm",
+        "--args",
+        r#"{"note": "n"}"#,
+        "--yes",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("\"done\": \"n\""));
 }
@@ -96,7 +164,10 @@ fn a_gated_call_asks_on_a_terminal_and_honours_the_answer() {
         );
         let mut child = Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
-            .env("CORRAL_DATA_DIR", shared_cache_dir().parent().unwrap().join("corral-cli-data"))
+            .env(
+                "CORRAL_DATA_DIR",
+                shared_cache_dir().parent().unwrap().join("corral-cli-data"),
+            )
             .env("CORRAL_CACHE_DIR", shared_cache_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -120,31 +191,91 @@ fn a_gated_call_asks_on_a_terminal_and_honours_the_answer() {
 #[test]
 fn bad_input_gets_a_clear_error_and_exit_code_2() {
     let cases: &[(&[&str], &str)] = &[
-        (&["tool", "call", artifacts::ECHO, "echo", "--args", "{not json"], "--args is not valid JSON"),
-        (&["tool", "call", artifacts::ECHO, "nope"], "has no tool `nope`"),
-        (&["tool", "call", artifacts::ECHO, "echo", "--grant", "files=/etc"], "unknown grant kind"),
-        (&["tool", "call", artifacts::ECHO, "echo", "--config-override", "[1]"], "config_override must be a JSON object"),
-        (&["tool", "call", artifacts::ECHO, "echo", "--timeout-ms", "0"], "must be greater than zero"),
-        (&["tool", "inspect", "/definitely/not/here.wasm"], "cannot read"),
+        (
+            &[
+                "tool",
+                "call",
+                artifacts::ECHO,
+                "echo",
+                "--args",
+                "{not json",
+            ],
+            "--args is not valid JSON",
+        ),
+        (
+            &["tool", "call", artifacts::ECHO, "nope"],
+            "has no tool `nope`",
+        ),
+        (
+            &[
+                "tool",
+                "call",
+                artifacts::ECHO,
+                "echo",
+                "--grant",
+                "files=/etc",
+            ],
+            "unknown grant kind",
+        ),
+        (
+            &[
+                "tool",
+                "call",
+                artifacts::ECHO,
+                "echo",
+                "--config-override",
+                "[1]",
+            ],
+            "config_override must be a JSON object",
+        ),
+        (
+            &["tool", "call", artifacts::ECHO, "echo", "--timeout-ms", "0"],
+            "must be greater than zero",
+        ),
+        (
+            &["tool", "inspect", "/definitely/not/here.wasm"],
+            "cannot read",
+        ),
         (&["tool", "new", "Bad_Name"], "invalid tool name"),
     ];
     for (args, expected) in cases {
         let out = corral(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     let not_wasm = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(not_wasm.path(), b"definitely not wasm").unwrap();
     let out = corral(&["tool", "inspect", not_wasm.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not a loadable WebAssembly component"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a loadable WebAssembly component"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn a_new_rust_tool_builds_and_runs() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("char-count");
-    let out = corral(&["tool", "new", "char-count", "--lang", "rust", "--dir", project.to_str().unwrap()]);
+    let out = corral(&[
+        "tool",
+        "new",
+        "char-count",
+        "--lang",
+        "rust",
+        "--dir",
+        project.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Reuse the plugins' build directory so the SDK's dependencies are not compiled again.
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm-plugins");
@@ -154,11 +285,27 @@ fn a_new_rust_tool_builds_and_runs() {
         .env("CORRAL_DATA_DIR", dir.path().join("data"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let wasm = target.join("wasm32-wasip2/release/char_count.wasm");
-    let out = corral(&["tool", "call", wasm.to_str().unwrap(), "char_count", "--args", r#"{"text": "héllo"}"#]);
+    let out = corral(&[
+        "tool",
+        "call",
+        wasm.to_str().unwrap(),
+        "char_count",
+        "--args",
+        r#"{"text": "héllo"}"#,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("\"length\": 5"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("\"length\": 5"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -167,7 +314,15 @@ fn new_python_and_js_tools_build_and_run() {
     for (lang, name, tool) in [("python", "py-len", "py_len"), ("js", "js-len", "js_len")] {
         let dir = tempfile::tempdir().unwrap();
         let project = dir.path().join(name);
-        let out = corral(&["tool", "new", name, "--lang", lang, "--dir", project.to_str().unwrap()]);
+        let out = corral(&[
+            "tool",
+            "new",
+            name,
+            "--lang",
+            lang,
+            "--dir",
+            project.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let out = corral(&["tool", "build", project.to_str().unwrap()]);
         assert!(
@@ -178,8 +333,19 @@ fn new_python_and_js_tools_build_and_run() {
             tools.display()
         );
         let wasm = project.join(format!("{tool}.wasm"));
-        let out = corral(&["tool", "call", wasm.to_str().unwrap(), tool, "--args", r#"{"text": "four"}"#]);
+        let out = corral(&[
+            "tool",
+            "call",
+            wasm.to_str().unwrap(),
+            tool,
+            "--args",
+            r#"{"text": "four"}"#,
+        ]);
         assert!(out.status.success(), "{lang}: {}", text(&out.stderr));
-        assert!(text(&out.stdout).contains("\"length\": 4"), "{lang}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("\"length\": 4"),
+            "{lang}: {}",
+            text(&out.stdout)
+        );
     }
 }

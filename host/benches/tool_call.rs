@@ -33,7 +33,10 @@ struct BareState {
 
 impl WasiView for BareState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -44,20 +47,46 @@ fn sandbox() -> Arc<Sandbox> {
     Arc::new(Sandbox::new(config).expect("sandbox"))
 }
 
-fn boundary_for(rt: &tokio::runtime::Runtime, sandbox: &Arc<Sandbox>, path: &Path, tool: &str) -> (Boundary, Toolset) {
+fn boundary_for(
+    rt: &tokio::runtime::Runtime,
+    sandbox: &Arc<Sandbox>,
+    path: &Path,
+    tool: &str,
+) -> (Boundary, Toolset) {
     let bytes = std::fs::read(path).expect("component");
     let (component, _) = rt.block_on(sandbox.load(&bytes, || {})).expect("load");
     let catalog = Catalog::new();
     catalog.add_component(&component).expect("catalog");
-    let spec = AssignmentSpec { id: "bench".into(), tool_name: tool.into(), config_override: serde_json::json!({}), ..Default::default() };
+    let spec = AssignmentSpec {
+        id: "bench".into(),
+        tool_name: tool.into(),
+        config_override: serde_json::json!({}),
+        ..Default::default()
+    };
     let mut toolset = Toolset::new();
-    toolset.insert(Assignment::prepare(spec, &catalog, &sandbox.config().ceilings).expect("assignment"));
-    let boundary = Boundary::new(sandbox.clone(), Arc::new(MemoryPendingStore::default()), Arc::new(NoRecorder));
+    toolset.insert(
+        Assignment::prepare(spec, &catalog, &sandbox.config().ceilings).expect("assignment"),
+    );
+    let boundary = Boundary::new(
+        sandbox.clone(),
+        Arc::new(MemoryPendingStore::default()),
+        Arc::new(NoRecorder),
+    );
     (boundary, toolset)
 }
 
-async fn through_boundary(boundary: &Boundary, toolset: &Toolset, tool: &str, arguments: serde_json::Value) {
-    let call = ToolCall { call_id: "bench".into(), tool_name: tool.into(), arguments, run_id: None };
+async fn through_boundary(
+    boundary: &Boundary,
+    toolset: &Toolset,
+    tool: &str,
+    arguments: serde_json::Value,
+) {
+    let call = ToolCall {
+        call_id: "bench".into(),
+        tool_name: tool.into(),
+        arguments,
+        run_id: None,
+    };
     match boundary.call(toolset, call, false).await {
         CallOutcome::Finished(done) => {
             done.result.expect("the benchmarked call succeeds");
@@ -67,7 +96,11 @@ async fn through_boundary(boundary: &Boundary, toolset: &Toolset, tool: &str, ar
 }
 
 fn rust_tool(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let sandbox = sandbox();
     let engine = sandbox.engine().clone();
     let bytes = std::fs::read(artifacts::ECHO).unwrap();
@@ -75,48 +108,90 @@ fn rust_tool(c: &mut Criterion) {
 
     let mut linker: Linker<BareState> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    corral::capabilities::log::add_to_linker(&mut linker, |s: &mut BareState| LogView::new(&mut s.log)).unwrap();
-    corral::capabilities::config::add_to_linker(&mut linker, |s: &mut BareState| ConfigView::new(&s.config)).unwrap();
+    corral::capabilities::log::add_to_linker(&mut linker, |s: &mut BareState| {
+        LogView::new(&mut s.log)
+    })
+    .unwrap();
+    corral::capabilities::config::add_to_linker(&mut linker, |s: &mut BareState| {
+        ConfigView::new(&s.config)
+    })
+    .unwrap();
     let pre = ToolPluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-    let context = CallContext { call_id: "bench".into(), run_id: None, assignment_id: None };
+    let context = CallContext {
+        call_id: "bench".into(),
+        run_id: None,
+        assignment_id: None,
+    };
 
     let (boundary, toolset) = boundary_for(&rt, &sandbox, Path::new(artifacts::ECHO), "add");
 
     let mut group = c.benchmark_group("rust_add");
     group.bench_function("bare_wasmtime", |b| {
         b.to_async(&rt).iter(|| async {
-            let state = BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), log: LogCtx::new("add", "bench"), config: ConfigCtx::denied() };
+            let state = BareState {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+                log: LogCtx::new("add", "bench"),
+                config: ConfigCtx::denied(),
+            };
             let mut store = Store::new(&engine, state);
             store.set_epoch_deadline(1000);
             let instance = pre.instantiate_async(&mut store).await.unwrap();
-            let out = instance.corral_tool_tool().call_invoke(&mut store, "add", r#"{"a":1,"b":2}"#, &context).await.unwrap();
+            let out = instance
+                .corral_tool_tool()
+                .call_invoke(&mut store, "add", r#"{"a":1,"b":2}"#, &context)
+                .await
+                .unwrap();
             assert!(out.is_ok());
         })
     });
     group.bench_function("boundary", |b| {
-        b.to_async(&rt).iter(|| through_boundary(&boundary, &toolset, "add", serde_json::json!({"a": 1, "b": 2})))
+        b.to_async(&rt).iter(|| {
+            through_boundary(
+                &boundary,
+                &toolset,
+                "add",
+                serde_json::json!({"a": 1, "b": 2}),
+            )
+        })
     });
     group.finish();
 }
 
 fn polyglot_tools(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/polyglot");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let sandbox = sandbox();
     let mut group = c.benchmark_group("polyglot");
     group.sample_size(30);
     for (file, tool, args) in [
-        ("word_stats.wasm", "word_stats", serde_json::json!({"text": "the cat and the hat"})),
-        ("unit_convert.wasm", "convert_length", serde_json::json!({"value": 1, "from": "m", "to": "cm"})),
+        (
+            "word_stats.wasm",
+            "word_stats",
+            serde_json::json!({"text": "the cat and the hat"}),
+        ),
+        (
+            "unit_convert.wasm",
+            "convert_length",
+            serde_json::json!({"value": 1, "from": "m", "to": "cm"}),
+        ),
     ] {
         let path = dir.join(file);
         if !path.is_file() {
-            eprintln!("{} missing: run scripts/build-polyglot.sh to benchmark it", path.display());
+            eprintln!(
+                "{} missing: run scripts/build-polyglot.sh to benchmark it",
+                path.display()
+            );
             continue;
         }
         let (boundary, toolset) = boundary_for(&rt, &sandbox, &path, tool);
         group.bench_function(format!("boundary_{tool}"), |b| {
-            b.to_async(&rt).iter(|| through_boundary(&boundary, &toolset, tool, args.clone()))
+            b.to_async(&rt)
+                .iter(|| through_boundary(&boundary, &toolset, tool, args.clone()))
         });
     }
     group.finish();

@@ -13,6 +13,10 @@ pub struct Context {
 
 impl From<crate::bindings::corral::tool::types::CallContext> for Context {
     fn from(ctx: crate::bindings::corral::tool::types::CallContext) -> Self {
-        Self { call_id: ctx.call_id, run_id: ctx.run_id, assignment_id: ctx.assignment_id }
+        Self {
+            call_id: ctx.call_id,
+            run_id: ctx.run_id,
+            assignment_id: ctx.assignment_id,
+        }
     }
 }

@@ -71,7 +71,10 @@ pub enum HttpError {
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::InvalidUrl(u) => write!(f, "invalid URL {u:?}: use an absolute http:// or https:// URL"),
+            Self::InvalidUrl(u) => write!(
+                f,
+                "invalid URL {u:?}: use an absolute http:// or https:// URL"
+            ),
             Self::Refused(why) => write!(f, "the host refused this request: {why}"),
             Self::TooLarge(cap) => write!(f, "the response body is larger than {cap} bytes"),
             Self::TooManyRedirects(n) => write!(f, "more than {n} redirects"),
@@ -94,14 +97,20 @@ impl From<HttpError> for ToolError {
 
 fn error_code(code: ErrorCode) -> HttpError {
     match code {
-        ErrorCode::HttpRequestDenied => HttpError::Refused("the destination is not granted to this tool".into()),
-        ErrorCode::DestinationIpProhibited => HttpError::Refused("the destination address is not allowed".into()),
+        ErrorCode::HttpRequestDenied => {
+            HttpError::Refused("the destination is not granted to this tool".into())
+        }
+        ErrorCode::DestinationIpProhibited => {
+            HttpError::Refused("the destination address is not allowed".into())
+        }
         ErrorCode::HttpResponseBodySize(limit) => {
             HttpError::TooLarge(limit.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         }
         ErrorCode::DnsError(_) => HttpError::Failed("the host name did not resolve".into()),
         ErrorCode::ConnectionRefused => HttpError::Failed("connection refused".into()),
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => HttpError::Failed("timed out".into()),
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
+            HttpError::Failed("timed out".into())
+        }
         other => HttpError::Failed(format!("{other:?}")),
     }
 }
@@ -122,7 +131,10 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -132,7 +144,8 @@ impl Response {
 
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError::Failed(format!("the body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::Failed(format!("the body is not the expected JSON: {e}")))
     }
 }
 
@@ -191,10 +204,24 @@ impl Request {
 
     /// Sends it, following redirects as new requests (each one checked by the host).
     pub fn send(self) -> Result<Response, HttpError> {
-        let Self { mut method, mut url, headers, mut body, max_redirects, max_body_bytes } = self;
+        let Self {
+            mut method,
+            mut url,
+            headers,
+            mut body,
+            max_redirects,
+            max_body_bytes,
+        } = self;
         for _ in 0..=max_redirects {
-            let (status, response_headers, incoming) = send_once(&method, &url, &headers, &body)?;
-            let location = response_headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v.clone());
+            let ResponseHead {
+                status,
+                headers: response_headers,
+                body: incoming,
+            } = send_once(&method, &url, &headers, &body)?;
+            let location = response_headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.clone());
             match (status, location) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) if max_redirects > 0 => {
                     drop(incoming);
@@ -207,7 +234,12 @@ impl Request {
                 }
                 _ => {
                     let body = read_body(incoming, max_body_bytes)?;
-                    return Ok(Response { status, headers: response_headers, body, url });
+                    return Ok(Response {
+                        status,
+                        headers: response_headers,
+                        body,
+                        url,
+                    });
                 }
             }
         }
@@ -236,7 +268,15 @@ fn parse(url: &str) -> Result<Parsed<'_>, HttpError> {
     if authority.is_empty() || authority.contains('@') {
         return Err(invalid());
     }
-    Ok(Parsed { https, authority, path_and_query: if path_and_query.is_empty() { "/" } else { path_and_query } })
+    Ok(Parsed {
+        https,
+        authority,
+        path_and_query: if path_and_query.is_empty() {
+            "/"
+        } else {
+            path_and_query
+        },
+    })
 }
 
 /// Resolves a `Location` header against the URL that sent it.
@@ -257,12 +297,19 @@ fn resolve(base: &str, location: &str) -> Result<String, HttpError> {
     Ok(format!("{scheme}://{}{dir}{location}", parsed.authority))
 }
 
+/// Status, headers and the unread body of one response.
+struct ResponseHead {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: IncomingBody,
+}
+
 fn send_once(
     method: &Method,
     url: &str,
     headers: &[(String, String)],
     body: &[u8],
-) -> Result<(u16, Vec<(String, String)>, IncomingBody), HttpError> {
+) -> Result<ResponseHead, HttpError> {
     let parsed = parse(url)?;
     let fields = Fields::new();
     for (name, value) in headers {
@@ -272,10 +319,22 @@ fn send_once(
     }
     let request = OutgoingRequest::new(fields);
     let bad = |what: &str| HttpError::Failed(format!("invalid {what}"));
-    request.set_method(&method.to_wit()).map_err(|()| bad("method"))?;
-    request.set_scheme(Some(&if parsed.https { Scheme::Https } else { Scheme::Http })).map_err(|()| bad("scheme"))?;
-    request.set_authority(Some(parsed.authority)).map_err(|()| HttpError::InvalidUrl(url.to_string()))?;
-    request.set_path_with_query(Some(parsed.path_and_query)).map_err(|()| HttpError::InvalidUrl(url.to_string()))?;
+    request
+        .set_method(&method.to_wit())
+        .map_err(|()| bad("method"))?;
+    request
+        .set_scheme(Some(&if parsed.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        }))
+        .map_err(|()| bad("scheme"))?;
+    request
+        .set_authority(Some(parsed.authority))
+        .map_err(|()| HttpError::InvalidUrl(url.to_string()))?;
+    request
+        .set_path_with_query(Some(parsed.path_and_query))
+        .map_err(|()| HttpError::InvalidUrl(url.to_string()))?;
     let outgoing = request.body().map_err(|()| bad("body"))?;
     // Hand the request over first: the host streams the body while it is written, so writing
     // a large body before `handle` would wait on a reader that does not exist yet.
@@ -283,7 +342,9 @@ fn send_once(
     if !body.is_empty() {
         let stream = outgoing.write().map_err(|()| bad("body stream"))?;
         for chunk in body.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(|e| HttpError::Failed(format!("sending the body: {e:?}")))?;
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| HttpError::Failed(format!("sending the body: {e:?}")))?;
         }
     }
     OutgoingBody::finish(outgoing, None).map_err(error_code)?;
@@ -291,23 +352,38 @@ fn send_once(
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(code))) => return Err(error_code(code)),
-        Some(Err(())) | None => return Err(HttpError::Failed("the response was already taken".into())),
+        Some(Err(())) | None => {
+            return Err(HttpError::Failed("the response was already taken".into()));
+        }
     };
     let status = response.status();
     let headers = response
         .headers()
         .entries()
         .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
         .collect();
-    let incoming = response.consume().map_err(|()| HttpError::Failed("the body was already taken".into()))?;
-    Ok((status, headers, incoming))
+    let incoming = response
+        .consume()
+        .map_err(|()| HttpError::Failed("the body was already taken".into()))?;
+    Ok(ResponseHead {
+        status,
+        headers,
+        body: incoming,
+    })
 }
 
 fn read_body(incoming: IncomingBody, cap: usize) -> Result<Vec<u8>, HttpError> {
     let mut body = Vec::new();
     {
-        let stream = incoming.stream().map_err(|()| HttpError::Failed("the body was already taken".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| HttpError::Failed("the body was already taken".into()))?;
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
@@ -318,7 +394,10 @@ fn read_body(incoming: IncomingBody, cap: usize) -> Result<Vec<u8>, HttpError> {
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(HttpError::Failed(format!("reading the body: {}", e.to_debug_string())));
+                    return Err(HttpError::Failed(format!(
+                        "reading the body: {}",
+                        e.to_debug_string()
+                    )));
                 }
             }
         }

@@ -96,11 +96,15 @@ pub mod __private {
             .collect()
     }
 
-    pub fn invoke(tools: &[Tool], name: &str, arguments: &str, context: CallContext) -> Result<String, WitToolError> {
-        let tool = tools
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| WitToolError::NotFound(format!("this component has no tool named `{name}`")))?;
+    pub fn invoke(
+        tools: &[Tool],
+        name: &str,
+        arguments: &str,
+        context: CallContext,
+    ) -> Result<String, WitToolError> {
+        let tool = tools.iter().find(|t| t.name == name).ok_or_else(|| {
+            WitToolError::NotFound(format!("this component has no tool named `{name}`"))
+        })?;
         tool.call(arguments, &context.into()).map_err(Into::into)
     }
 }
@@ -123,28 +127,49 @@ mod tests {
         if args.name.is_empty() {
             return Err(ToolError::invalid("name must not be empty"));
         }
-        Ok(json!({"text": format!("hi {}", args.name).repeat(args.times.unwrap_or(1) as usize), "call": ctx.call_id}))
+        Ok(
+            json!({"text": format!("hi {}", args.name).repeat(args.times.unwrap_or(1) as usize), "call": ctx.call_id}),
+        )
     }
 
     fn tools() -> Vec<Tool> {
-        vec![Tool::new("greet", "Greets.", greet).confirmation(Confirmation::Always).tool_type("demo")]
+        vec![
+            Tool::new("greet", "Greets.", greet)
+                .confirmation(Confirmation::Always)
+                .tool_type("demo"),
+        ]
     }
 
     #[test]
     fn schema_is_derived_with_descriptions_and_required_fields() {
         let schema = testing::input_schema(&tools(), "greet").unwrap();
         assert_eq!(schema["type"], "object");
-        assert_eq!(schema["properties"]["name"]["description"], "Name to greet.");
+        assert_eq!(
+            schema["properties"]["name"]["description"],
+            "Name to greet."
+        );
         assert_eq!(schema["required"], json!(["name"]));
         assert_eq!(schema["additionalProperties"], false);
     }
 
     #[test]
     fn calls_parse_arguments_and_report_errors() {
-        assert_eq!(testing::call(&tools(), "greet", json!({"name": "a", "times": 2})).unwrap()["text"], "hi ahi a");
-        assert!(matches!(testing::call(&tools(), "greet", json!({"name": 3})), Err(ToolError::InvalidArguments(_))));
-        assert!(matches!(testing::call(&tools(), "greet", json!({"name": ""})), Err(ToolError::InvalidArguments(_))));
-        assert!(matches!(testing::call(&tools(), "nope", json!({})), Err(ToolError::NotFound(_))));
+        assert_eq!(
+            testing::call(&tools(), "greet", json!({"name": "a", "times": 2})).unwrap()["text"],
+            "hi ahi a"
+        );
+        assert!(matches!(
+            testing::call(&tools(), "greet", json!({"name": 3})),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            testing::call(&tools(), "greet", json!({"name": ""})),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            testing::call(&tools(), "nope", json!({})),
+            Err(ToolError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -152,6 +177,9 @@ mod tests {
         let described = crate::__private::describe(&tools());
         assert_eq!(described[0].name, "greet");
         assert_eq!(described[0].tool_type.as_deref(), Some("demo"));
-        assert!(matches!(described[0].confirmation, crate::bindings::corral::tool::types::Confirmation::Always));
+        assert!(matches!(
+            described[0].confirmation,
+            crate::bindings::corral::tool::types::Confirmation::Always
+        ));
     }
 }

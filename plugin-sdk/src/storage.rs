@@ -24,7 +24,11 @@ pub enum StorageError {
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Denied(m) | Self::NotFound(m) | Self::InvalidPath(m) | Self::TooLarge(m) | Self::Failed(m) => f.write_str(m),
+            Self::Denied(m)
+            | Self::NotFound(m)
+            | Self::InvalidPath(m)
+            | Self::TooLarge(m)
+            | Self::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -61,11 +65,16 @@ pub fn read(path: &str) -> Result<Vec<u8>, StorageError> {
 
 /// Reads a whole object as UTF-8 text.
 pub fn read_to_string(path: &str) -> Result<String, StorageError> {
-    String::from_utf8(read(path)?).map_err(|_| StorageError::Failed(format!("{path} is not UTF-8 text")))
+    String::from_utf8(read(path)?)
+        .map_err(|_| StorageError::Failed(format!("{path} is not UTF-8 text")))
 }
 
 /// Creates or replaces an object; `content_type` is kept with it.
-pub fn write(path: &str, data: &[u8], content_type: Option<&str>) -> Result<ObjectInfo, StorageError> {
+pub fn write(
+    path: &str,
+    data: &[u8],
+    content_type: Option<&str>,
+) -> Result<ObjectInfo, StorageError> {
     wit::write(path, data, content_type).map_err(Into::into)
 }
 

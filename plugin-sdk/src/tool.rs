@@ -32,12 +32,15 @@ pub struct Tool {
 
 impl std::fmt::Debug for Tool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tool").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Tool")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 fn schema_of<T: JsonSchema>() -> String {
-    serde_json::to_string(&schemars::schema_for!(T)).unwrap_or_else(|_| "{\"type\":\"object\"}".into())
+    serde_json::to_string(&schemars::schema_for!(T))
+        .unwrap_or_else(|_| "{\"type\":\"object\"}".into())
 }
 
 impl Tool {
@@ -58,7 +61,8 @@ impl Tool {
             confirmation: Confirmation::Never,
             tool_type: None,
             handler: Box::new(move |json, ctx| {
-                let args: A = serde_json::from_str(json).map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+                let args: A = serde_json::from_str(json)
+                    .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
                 let result = run(args, ctx)?;
                 serde_json::to_string(&result).map_err(ToolError::from)
             }),

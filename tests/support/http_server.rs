@@ -21,7 +21,9 @@ pub struct TestServer {
 impl TestServer {
     /// Starts the server on 127.0.0.1:0.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the test server");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the test server");
         let addr = listener.local_addr().expect("local addr");
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
@@ -78,24 +80,43 @@ impl Drop for TestServer {
 fn respond(target: &str) -> Vec<u8> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let param = |name: &str| {
-        query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix('='))).map(percent_decode)
+        query
+            .split('&')
+            .find_map(|kv| {
+                kv.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('='))
+            })
+            .map(percent_decode)
     };
     match path {
-        "/hello" => http(200, "OK", &[("content-type", "text/plain")], b"hello from the test server".to_vec()),
+        "/hello" => http(
+            200,
+            "OK",
+            &[("content-type", "text/plain")],
+            b"hello from the test server".to_vec(),
+        ),
         "/redirect" => {
             let to = param("to").unwrap_or_default();
             http(302, "Found", &[("location", &to)], Vec::new())
         }
         "/bytes" => {
             let n = param("n").and_then(|n| n.parse().ok()).unwrap_or(0usize);
-            http(200, "OK", &[("content-type", "application/octet-stream")], vec![b'x'; n])
+            http(
+                200,
+                "OK",
+                &[("content-type", "application/octet-stream")],
+                vec![b'x'; n],
+            )
         }
         _ => http(404, "Not Found", &[], b"not found".to_vec()),
     }
 }
 
 fn http(status: u16, reason: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -110,12 +131,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

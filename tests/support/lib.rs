@@ -20,7 +20,9 @@ pub fn shared_cache_dir() -> PathBuf {
 
 /// Python and JS example components, built by `scripts/build-polyglot.sh`.
 pub fn polyglot_component(file: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/polyglot").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/polyglot")
+        .join(file);
     assert!(
         path.is_file(),
         "{} is missing: run `scripts/build-polyglot.sh` (the README's test command does) to build the Python and JS examples",
@@ -52,16 +54,33 @@ impl Host {
         config.cache_dir = shared_cache_dir();
         let sandbox = Arc::new(Sandbox::new(config).expect("sandbox"));
         let recorder = Arc::new(MemoryRecorder::default());
-        let boundary = Boundary::new(sandbox.clone(), Arc::new(MemoryPendingStore::default()), recorder.clone());
-        Self { sandbox, boundary, recorder, catalog: Catalog::new(), data }
+        let boundary = Boundary::new(
+            sandbox.clone(),
+            Arc::new(MemoryPendingStore::default()),
+            recorder.clone(),
+        );
+        Self {
+            sandbox,
+            boundary,
+            recorder,
+            catalog: Catalog::new(),
+            data,
+        }
     }
 
     /// Loads a component file and adds its tools to the catalog.
     pub async fn load(&self, path: impl AsRef<Path>) -> LoadedComponent {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        let (component, _) = self.sandbox.load(&bytes, || {}).await.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-        self.catalog.add_component(&component).expect("adding tools");
+        let bytes =
+            std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let (component, _) = self
+            .sandbox
+            .load(&bytes, || {})
+            .await
+            .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+        self.catalog
+            .add_component(&component)
+            .expect("adding tools");
         component
     }
 
@@ -69,17 +88,31 @@ impl Host {
     pub fn toolset(&self, specs: impl IntoIterator<Item = AssignmentSpec>) -> Toolset {
         let mut toolset = Toolset::new();
         for spec in specs {
-            let assignment = Assignment::prepare(spec, &self.catalog, &self.sandbox.config().ceilings).expect("valid assignment");
+            let assignment =
+                Assignment::prepare(spec, &self.catalog, &self.sandbox.config().ceilings)
+                    .expect("valid assignment");
             toolset.insert(assignment);
         }
         toolset
     }
 
     /// Calls `tool` and expects it to finish (not wait for approval).
-    pub async fn call(&self, toolset: &Toolset, tool: &str, arguments: serde_json::Value) -> FinishedCall {
-        match self.boundary.call(toolset, call(tool, arguments), false).await {
-            CallOutcome::Finished(done) => done,
-            CallOutcome::Pending(action) => panic!("`{tool}` unexpectedly needs approval: {}", action.description),
+    pub async fn call(
+        &self,
+        toolset: &Toolset,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> FinishedCall {
+        match self
+            .boundary
+            .call(toolset, call(tool, arguments), false)
+            .await
+        {
+            CallOutcome::Finished(done) => *done,
+            CallOutcome::Pending(action) => panic!(
+                "`{tool}` unexpectedly needs approval: {}",
+                action.description
+            ),
         }
     }
 }
@@ -92,12 +125,22 @@ impl Default for Host {
 
 /// An assignment of `tool` with default settings.
 pub fn assign(tool: &str) -> AssignmentSpec {
-    AssignmentSpec { id: format!("asg-{tool}"), tool_name: tool.into(), config_override: serde_json::json!({}), ..Default::default() }
+    AssignmentSpec {
+        id: format!("asg-{tool}"),
+        tool_name: tool.into(),
+        config_override: serde_json::json!({}),
+        ..Default::default()
+    }
 }
 
 /// A model-style call of `tool`.
 pub fn call(tool: &str, arguments: serde_json::Value) -> ToolCall {
-    ToolCall { call_id: format!("call-{}", uuid_like()), tool_name: tool.into(), arguments, run_id: Some("run-test".into()) }
+    ToolCall {
+        call_id: format!("call-{}", uuid_like()),
+        tool_name: tool.into(),
+        arguments,
+        run_id: Some("run-test".into()),
+    }
 }
 
 fn uuid_like() -> u64 {

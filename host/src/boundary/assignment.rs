@@ -76,14 +76,32 @@ pub struct Assignment {
 
 impl Assignment {
     /// Checks `spec` against the catalog and the ceilings.
-    pub fn prepare(spec: AssignmentSpec, catalog: &Catalog, ceilings: &Ceilings) -> Result<Self, AssignmentError> {
-        let tool = catalog.get(&spec.tool_name).ok_or_else(|| AssignmentError::UnknownTool(spec.tool_name.clone()))?;
-        let override_report = check_override(&tool.descriptor, tool.override_rule, &spec.config_override)?;
-        let override_map = spec.config_override.as_object().cloned().unwrap_or_default();
+    pub fn prepare(
+        spec: AssignmentSpec,
+        catalog: &Catalog,
+        ceilings: &Ceilings,
+    ) -> Result<Self, AssignmentError> {
+        let tool = catalog
+            .get(&spec.tool_name)
+            .ok_or_else(|| AssignmentError::UnknownTool(spec.tool_name.clone()))?;
+        let override_report =
+            check_override(&tool.descriptor, tool.override_rule, &spec.config_override)?;
+        let override_map = spec
+            .config_override
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let grants = spec.grants.compile(&spec.config, &spec.secrets)?;
         spec.limits.validate(ceilings)?;
         let limits = Limits::with_overrides(&spec.limits, ceilings);
-        Ok(Self { spec, tool, override_report, override_map, grants, limits })
+        Ok(Self {
+            spec,
+            tool,
+            override_report,
+            override_map,
+            grants,
+            limits,
+        })
     }
 
     /// The assignment id.
@@ -113,10 +131,14 @@ impl Toolset {
     /// Adds an assignment, replacing one for the same tool.
     pub fn insert(&mut self, assignment: Assignment) -> Arc<Assignment> {
         let assignment = Arc::new(assignment);
-        if let Some(old) = self.by_name.insert(assignment.tool.descriptor.name.clone(), assignment.clone()) {
+        if let Some(old) = self
+            .by_name
+            .insert(assignment.tool.descriptor.name.clone(), assignment.clone())
+        {
             self.by_id.remove(old.id());
         }
-        self.by_id.insert(assignment.id().to_string(), assignment.clone());
+        self.by_id
+            .insert(assignment.id().to_string(), assignment.clone());
         assignment
     }
 

@@ -61,8 +61,12 @@ impl Catalog {
             .descriptors()
             .iter()
             .map(|d| {
-                let validator = ArgumentValidator::new(&d.input_schema)
-                    .map_err(|reason| CatalogError::Schema { tool: d.name.clone(), reason })?;
+                let validator = ArgumentValidator::new(&d.input_schema).map_err(|reason| {
+                    CatalogError::Schema {
+                        tool: d.name.clone(),
+                        reason,
+                    }
+                })?;
                 Ok(CatalogTool {
                     descriptor: d.clone(),
                     implementation: Implementation::Wasm(component.clone()),
@@ -72,7 +76,10 @@ impl Catalog {
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
         let mut tools = self.tools.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(dup) = prepared.iter().find(|t| tools.contains_key(&t.descriptor.name)) {
+        if let Some(dup) = prepared
+            .iter()
+            .find(|t| tools.contains_key(&t.descriptor.name))
+        {
             return Err(CatalogError::Duplicate(dup.descriptor.name.clone()));
         }
         let names = prepared.iter().map(|t| t.descriptor.name.clone()).collect();
@@ -84,11 +91,20 @@ impl Catalog {
 
     /// The tool named `name`.
     pub fn get(&self, name: &str) -> Option<Arc<CatalogTool>> {
-        self.tools.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.tools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Every tool, by name.
     pub fn list(&self) -> Vec<Arc<CatalogTool>> {
-        self.tools.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.tools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }

@@ -26,7 +26,11 @@ pub enum ConfirmationSetting {
 
 /// Whether a call needs approval: the assignment's explicit setting wins over the tool's
 /// default; an approval hook (`hook_requires`) can only add a requirement, never remove one.
-pub fn needs_confirmation(tool_default: Confirmation, setting: ConfirmationSetting, hook_requires: bool) -> bool {
+pub fn needs_confirmation(
+    tool_default: Confirmation,
+    setting: ConfirmationSetting,
+    hook_requires: bool,
+) -> bool {
     let configured = match setting {
         ConfirmationSetting::Default => tool_default == Confirmation::Always,
         ConfirmationSetting::Always => true,
@@ -117,7 +121,9 @@ impl PendingStore for MemoryPendingStore {
                 inner.decided.insert(action_id.to_string());
                 Ok(action)
             }
-            None if inner.decided.contains(action_id) => Err(DecisionError::AlreadyDecided(action_id.into())),
+            None if inner.decided.contains(action_id) => {
+                Err(DecisionError::AlreadyDecided(action_id.into()))
+            }
             None => Err(DecisionError::NotFound(action_id.into())),
         }
     }
@@ -135,7 +141,10 @@ pub fn describe_call(tool_name: &str, tool_type: Option<&str>, arguments: &Value
     let kind = tool_type.map(|t| format!(" ({t})")).unwrap_or_default();
     let mut args = arguments.to_string();
     if args.len() > 500 {
-        args = format!("{}…", crate::capabilities::log::truncate_at_char_boundary(&args, 500));
+        args = format!(
+            "{}…",
+            crate::capabilities::log::truncate_at_char_boundary(&args, 500)
+        );
     }
     format!("Run tool `{tool_name}`{kind} with arguments {args}")
 }
@@ -160,7 +169,11 @@ mod tests {
             (Always, S::Never, true, true),
         ];
         for (default, setting, hook, expected) in cases {
-            assert_eq!(needs_confirmation(default, setting, hook), expected, "{default:?} {setting:?} hook={hook}");
+            assert_eq!(
+                needs_confirmation(default, setting, hook),
+                expected,
+                "{default:?} {setting:?} hook={hook}"
+            );
         }
     }
 
@@ -184,8 +197,14 @@ mod tests {
         store.put(action("x"));
         assert_eq!(store.list().len(), 1);
         assert!(store.take("x").is_ok());
-        assert_eq!(store.take("x"), Err(DecisionError::AlreadyDecided("x".into())));
-        assert_eq!(store.take("nope"), Err(DecisionError::NotFound("nope".into())));
+        assert_eq!(
+            store.take("x"),
+            Err(DecisionError::AlreadyDecided("x".into()))
+        );
+        assert_eq!(
+            store.take("nope"),
+            Err(DecisionError::NotFound("nope".into()))
+        );
         assert!(store.list().is_empty());
     }
 

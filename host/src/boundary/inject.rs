@@ -76,8 +76,14 @@ pub struct OverrideReport {
 }
 
 /// Checks `config_override` for a tool at save time and reports what it will do.
-pub fn check_override(descriptor: &ToolDescriptor, rule: OverrideRule, config_override: &Value) -> Result<OverrideReport, OverrideError> {
-    let map = config_override.as_object().ok_or(OverrideError::NotAnObject)?;
+pub fn check_override(
+    descriptor: &ToolDescriptor,
+    rule: OverrideRule,
+    config_override: &Value,
+) -> Result<OverrideReport, OverrideError> {
+    let map = config_override
+        .as_object()
+        .ok_or(OverrideError::NotAnObject)?;
     let mut report = OverrideReport::default();
     let properties: Vec<&str> = descriptor.input_properties().collect();
     for (key, value) in map {
@@ -89,7 +95,12 @@ pub fn check_override(descriptor: &ToolDescriptor, rule: OverrideRule, config_ov
             }
             _ => properties.contains(&key.as_str()),
         };
-        if applies { &mut report.applied_keys } else { &mut report.ignored_keys }.push(key.clone());
+        if applies {
+            &mut report.applied_keys
+        } else {
+            &mut report.ignored_keys
+        }
+        .push(key.clone());
     }
     Ok(report)
 }
@@ -127,19 +138,29 @@ pub fn validate_database_scope(scope: &Value) -> Result<(), OverrideError> {
     };
     for (schema, tables) in schemas {
         if !is_identifier(schema) {
-            return invalid(format!("schema name {schema:?} must match ^[a-zA-Z_][a-zA-Z0-9_]{{0,63}}$"));
+            return invalid(format!(
+                "schema name {schema:?} must match ^[a-zA-Z_][a-zA-Z0-9_]{{0,63}}$"
+            ));
         }
         let lower = schema.to_ascii_lowercase();
         if lower.starts_with("pg_") || SYSTEM_SCHEMAS.contains(&lower.as_str()) {
-            return invalid(format!("{schema:?} is a system schema and cannot be granted"));
+            return invalid(format!(
+                "{schema:?} is a system schema and cannot be granted"
+            ));
         }
         let Some(tables) = tables.as_array() else {
-            return invalid(format!("the value for schema {schema:?} must be a list of table names"));
+            return invalid(format!(
+                "the value for schema {schema:?} must be a list of table names"
+            ));
         };
         for table in tables {
             match table.as_str() {
                 Some(name) if is_identifier(name) => {}
-                _ => return invalid(format!("{table} in schema {schema:?} is not a valid table name (^[a-zA-Z_][a-zA-Z0-9_]{{0,63}}$)")),
+                _ => {
+                    return invalid(format!(
+                        "{table} in schema {schema:?} is not a valid table name (^[a-zA-Z_][a-zA-Z0-9_]{{0,63}}$)"
+                    ));
+                }
             }
         }
     }
@@ -177,9 +198,20 @@ mod tests {
     #[test]
     fn schema_keys_are_forced_over_the_models_values() {
         let over = json!({"max_results": 3, "include_domains": ["example.com"]});
-        let mut args = json!({"query": "rust", "max_results": 50}).as_object().unwrap().clone();
-        let forced = inject(&tool(None), OverrideRule::ForceSchemaProperties, over.as_object().unwrap(), &mut args);
-        assert_eq!(Value::Object(args), json!({"query": "rust", "max_results": 3, "include_domains": ["example.com"]}));
+        let mut args = json!({"query": "rust", "max_results": 50})
+            .as_object()
+            .unwrap()
+            .clone();
+        let forced = inject(
+            &tool(None),
+            OverrideRule::ForceSchemaProperties,
+            over.as_object().unwrap(),
+            &mut args,
+        );
+        assert_eq!(
+            Value::Object(args),
+            json!({"query": "rust", "max_results": 3, "include_domains": ["example.com"]})
+        );
         assert_eq!(forced.len(), 2);
     }
 
@@ -187,9 +219,15 @@ mod tests {
     fn keys_outside_the_schema_are_dropped_and_reported() {
         let over = json!({"max_results": 3, "api_key": "x", "config": {}});
         let mut args = Map::new();
-        inject(&tool(None), OverrideRule::ForceSchemaProperties, over.as_object().unwrap(), &mut args);
+        inject(
+            &tool(None),
+            OverrideRule::ForceSchemaProperties,
+            over.as_object().unwrap(),
+            &mut args,
+        );
         assert_eq!(Value::Object(args), json!({"max_results": 3}));
-        let report = check_override(&tool(None), OverrideRule::ForceSchemaProperties, &over).unwrap();
+        let report =
+            check_override(&tool(None), OverrideRule::ForceSchemaProperties, &over).unwrap();
         assert_eq!(report.applied_keys, ["max_results"]);
         assert_eq!(report.ignored_keys, ["api_key", "config"]);
     }
@@ -198,23 +236,53 @@ mod tests {
     fn unused_rule_ignores_everything() {
         let over = json!({"query": "forced"});
         let mut args = json!({"query": "model"}).as_object().unwrap().clone();
-        assert!(inject(&tool(None), OverrideRule::Unused, over.as_object().unwrap(), &mut args).is_empty());
+        assert!(
+            inject(
+                &tool(None),
+                OverrideRule::Unused,
+                over.as_object().unwrap(),
+                &mut args
+            )
+            .is_empty()
+        );
         assert_eq!(args["query"], "model");
-        assert_eq!(check_override(&tool(None), OverrideRule::Unused, &over).unwrap().ignored_keys, ["query"]);
+        assert_eq!(
+            check_override(&tool(None), OverrideRule::Unused, &over)
+                .unwrap()
+                .ignored_keys,
+            ["query"]
+        );
     }
 
     #[test]
     fn override_must_be_an_object() {
-        assert_eq!(check_override(&tool(None), OverrideRule::ForceSchemaProperties, &json!([1])), Err(OverrideError::NotAnObject));
+        assert_eq!(
+            check_override(
+                &tool(None),
+                OverrideRule::ForceSchemaProperties,
+                &json!([1])
+            ),
+            Err(OverrideError::NotAnObject)
+        );
     }
 
     #[test]
     fn database_scope_is_validated_and_never_injected() {
         let db = tool(Some("database"));
         let ok = json!({"schemas": {"public": ["users", "orders"], "_x": []}});
-        assert_eq!(check_override(&db, OverrideRule::DatabaseScope, &ok).unwrap().applied_keys, ["schemas"]);
+        assert_eq!(
+            check_override(&db, OverrideRule::DatabaseScope, &ok)
+                .unwrap()
+                .applied_keys,
+            ["schemas"]
+        );
         let mut args = Map::new();
-        inject(&db, OverrideRule::DatabaseScope, ok.as_object().unwrap(), &mut args);
+        inject(
+            &db,
+            OverrideRule::DatabaseScope,
+            ok.as_object().unwrap(),
+            &mut args,
+        );
         assert!(args.is_empty());
 
         let bad = [
@@ -237,7 +305,10 @@ mod tests {
         for scope in bad {
             let over = json!({"schemas": scope.clone()});
             assert!(
-                matches!(check_override(&db, OverrideRule::DatabaseScope, &over), Err(OverrideError::InvalidScope(_))),
+                matches!(
+                    check_override(&db, OverrideRule::DatabaseScope, &over),
+                    Err(OverrideError::InvalidScope(_))
+                ),
                 "{scope}"
             );
         }

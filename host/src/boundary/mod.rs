@@ -44,7 +44,7 @@ pub struct ToolCall {
 #[derive(Debug, Clone)]
 pub enum CallOutcome {
     /// It ran (or was refused before running); the result goes back to the model.
-    Finished(FinishedCall),
+    Finished(Box<FinishedCall>),
     /// It waits for a human; nothing ran.
     Pending(PendingAction),
 }
@@ -89,8 +89,16 @@ impl std::fmt::Debug for Boundary {
 
 impl Boundary {
     /// A boundary over `sandbox`.
-    pub fn new(sandbox: Arc<Sandbox>, pending: Arc<dyn PendingStore>, recorder: Arc<dyn Recorder>) -> Self {
-        Self { sandbox, pending, recorder }
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        pending: Arc<dyn PendingStore>,
+        recorder: Arc<dyn Recorder>,
+    ) -> Self {
+        Self {
+            sandbox,
+            pending,
+            recorder,
+        }
     }
 
     /// The pending-action store.
@@ -100,13 +108,26 @@ impl Boundary {
 
     /// Takes one call through every step. `hook_requires_approval` lets approval hooks add a
     /// gate; they can never remove one.
-    pub async fn call(&self, toolset: &Toolset, call: ToolCall, hook_requires_approval: bool) -> CallOutcome {
+    pub async fn call(
+        &self,
+        toolset: &Toolset,
+        call: ToolCall,
+        hook_requires_approval: bool,
+    ) -> CallOutcome {
         let started = Started::now();
         // 1. Resolve.
         let Some(assignment) = toolset.by_tool_name(&call.tool_name).cloned() else {
-            let failure = ToolFailure::new(FailureKind::NotFound, format!("no tool named `{}` is available", call.tool_name));
+            let failure = ToolFailure::new(
+                FailureKind::NotFound,
+                format!("no tool named `{}` is available", call.tool_name),
+            );
             let record = self.record_unresolved(&call, &failure, &started);
-            return CallOutcome::Finished(FinishedCall { call_id: call.call_id, tool_name: call.tool_name, result: Err(failure), record });
+            return CallOutcome::Finished(Box::new(FinishedCall {
+                call_id: call.call_id,
+                tool_name: call.tool_name,
+                result: Err(failure),
+                record,
+            }));
         };
         let tool = &assignment.tool;
 
@@ -117,21 +138,53 @@ impl Boundary {
             other => {
                 let failure = ToolFailure::new(
                     FailureKind::InvalidArguments,
-                    format!("the arguments must be a JSON object, not {}", json_kind(&other)),
+                    format!(
+                        "the arguments must be a JSON object, not {}",
+                        json_kind(&other)
+                    ),
                 );
-                return CallOutcome::Finished(self.finish(&assignment, &call.call_id, call.run_id, other, Vec::new(), Decision::NotRequired, Err(failure), None, &started));
+                return CallOutcome::Finished(Box::new(self.finish(
+                    &assignment,
+                    &call.call_id,
+                    call.run_id,
+                    other,
+                    Vec::new(),
+                    Decision::NotRequired,
+                    Err(failure),
+                    None,
+                    &started,
+                )));
             }
         };
-        let forced = inject::inject(&tool.descriptor, tool.override_rule, &assignment.override_map, &mut arguments);
+        let forced = inject::inject(
+            &tool.descriptor,
+            tool.override_rule,
+            &assignment.override_map,
+            &mut arguments,
+        );
         let arguments = Value::Object(arguments);
 
         // 3. Validate.
         if let Err(failure) = tool.validator.check(&arguments) {
-            return CallOutcome::Finished(self.finish(&assignment, &call.call_id, call.run_id, arguments, forced, Decision::NotRequired, Err(failure), None, &started));
+            return CallOutcome::Finished(Box::new(self.finish(
+                &assignment,
+                &call.call_id,
+                call.run_id,
+                arguments,
+                forced,
+                Decision::NotRequired,
+                Err(failure),
+                None,
+                &started,
+            )));
         }
 
         // 4. Gate.
-        if gate::needs_confirmation(tool.descriptor.confirmation, assignment.spec.confirmation, hook_requires_approval) {
+        if gate::needs_confirmation(
+            tool.descriptor.confirmation,
+            assignment.spec.confirmation,
+            hook_requires_approval,
+        ) {
             let action = PendingAction {
                 action_id: uuid::Uuid::new_v4().to_string(),
                 call_id: call.call_id.clone(),
@@ -154,7 +207,9 @@ impl Boundary {
                 call.run_id,
                 &arguments,
                 forced,
-                Decision::Pending { action_id: action.action_id.clone() },
+                Decision::Pending {
+                    action_id: action.action_id.clone(),
+                },
                 None,
                 None,
                 &started,
@@ -164,13 +219,36 @@ impl Boundary {
         }
 
         // 5. Execute, 6. record.
-        let (result, stats) = self.execute(&assignment, &call.call_id, call.run_id.as_deref(), &arguments).await;
-        CallOutcome::Finished(self.finish(&assignment, &call.call_id, call.run_id, arguments, forced, Decision::NotRequired, result, stats, &started))
+        let (result, stats) = self
+            .execute(
+                &assignment,
+                &call.call_id,
+                call.run_id.as_deref(),
+                &arguments,
+            )
+            .await;
+        CallOutcome::Finished(Box::new(self.finish(
+            &assignment,
+            &call.call_id,
+            call.run_id,
+            arguments,
+            forced,
+            Decision::NotRequired,
+            result,
+            stats,
+            &started,
+        )))
     }
 
     /// Applies a human's decision on a pending action. ALLOW runs the call exactly once with
     /// exactly the arguments that were gated; DENY answers the model with "denied by the user".
-    pub async fn decide(&self, toolset: &Toolset, action_id: &str, approval: Approval, by: &str) -> Result<FinishedCall, BoundaryError> {
+    pub async fn decide(
+        &self,
+        toolset: &Toolset,
+        action_id: &str,
+        approval: Approval,
+        by: &str,
+    ) -> Result<FinishedCall, BoundaryError> {
         let started = Started::now();
         let action = self.pending.take(action_id)?;
         let assignment = toolset
@@ -179,7 +257,14 @@ impl Boundary {
             .ok_or_else(|| BoundaryError::AssignmentGone(action.assignment_id.clone()))?;
         let (decision, result, stats) = match approval {
             Approval::Allow => {
-                let (result, stats) = self.execute(&assignment, &action.call_id, action.run_id.as_deref(), &action.arguments).await;
+                let (result, stats) = self
+                    .execute(
+                        &assignment,
+                        &action.call_id,
+                        action.run_id.as_deref(),
+                        &action.arguments,
+                    )
+                    .await;
                 (Decision::Allowed { by: by.to_string() }, result, stats)
             }
             Approval::Deny { reason } => {
@@ -187,10 +272,27 @@ impl Boundary {
                     Some(r) if !r.trim().is_empty() => format!("denied by the user: {r}"),
                     _ => "denied by the user".to_string(),
                 };
-                (Decision::Denied { by: by.to_string(), reason }, Err(ToolFailure::new(FailureKind::Denied, message)), None)
+                (
+                    Decision::Denied {
+                        by: by.to_string(),
+                        reason,
+                    },
+                    Err(ToolFailure::new(FailureKind::Denied, message)),
+                    None,
+                )
             }
         };
-        Ok(self.finish(&assignment, &action.call_id, action.run_id, action.arguments, Vec::new(), decision, result, stats, &started))
+        Ok(self.finish(
+            &assignment,
+            &action.call_id,
+            action.run_id,
+            action.arguments,
+            Vec::new(),
+            decision,
+            result,
+            stats,
+            &started,
+        ))
     }
 
     async fn execute(
@@ -236,9 +338,24 @@ impl Boundary {
         stats: Option<CallStats>,
         started: &Started,
     ) -> FinishedCall {
-        let record = self.build_record(assignment, call_id, run_id, &arguments, forced, decision, Some(&result), stats, started);
+        let record = self.build_record(
+            assignment,
+            call_id,
+            run_id,
+            &arguments,
+            forced,
+            decision,
+            Some(&result),
+            stats,
+            started,
+        );
         self.recorder.record(&record);
-        FinishedCall { call_id: call_id.to_string(), tool_name: assignment.tool.descriptor.name.clone(), result, record }
+        FinishedCall {
+            call_id: call_id.to_string(),
+            tool_name: assignment.tool.descriptor.name.clone(),
+            result,
+            record,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -259,7 +376,9 @@ impl Boundary {
             Some(Ok(value)) => (Some(redact(value, &secrets)), None),
             Some(Err(failure)) => {
                 let mut failure = failure.clone();
-                if let Value::String(clean) = redact(&Value::String(failure.message.clone()), &secrets) {
+                if let Value::String(clean) =
+                    redact(&Value::String(failure.message.clone()), &secrets)
+                {
                     failure.message = clean;
                 }
                 (None, Some(failure))
@@ -283,7 +402,12 @@ impl Boundary {
         }
     }
 
-    fn record_unresolved(&self, call: &ToolCall, failure: &ToolFailure, started: &Started) -> CallRecord {
+    fn record_unresolved(
+        &self,
+        call: &ToolCall,
+        failure: &ToolFailure,
+        started: &Started,
+    ) -> CallRecord {
         let record = CallRecord {
             call_id: call.call_id.clone(),
             run_id: call.run_id.clone(),
@@ -312,8 +436,13 @@ struct Started {
 
 impl Started {
     fn now() -> Self {
-        let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        Self { at: Instant::now(), unix_ms }
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            at: Instant::now(),
+            unix_ms,
+        }
     }
 }
 

@@ -10,8 +10,19 @@ use std::sync::Mutex;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Key fragments whose values are never written to a record.
-const SECRET_KEY_HINTS: &[&str] =
-    &["password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "credential", "private_key", "access_key", "cookie"];
+const SECRET_KEY_HINTS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "credential",
+    "private_key",
+    "access_key",
+    "cookie",
+];
 
 /// Who decided about a call, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,13 +96,19 @@ pub struct MemoryRecorder {
 impl MemoryRecorder {
     /// All records so far.
     pub fn records(&self) -> Vec<CallRecord> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
 impl Recorder for MemoryRecorder {
     fn record(&self, record: &CallRecord) {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
     }
 }
 
@@ -110,8 +127,16 @@ pub fn redact(value: &Value, secrets: &[&str]) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let lower = k.to_ascii_lowercase();
-                    let hidden = SECRET_KEY_HINTS.iter().any(|hint| lower.contains(hint)) && !v.is_null();
-                    (k.clone(), if hidden { Value::from(REDACTED) } else { redact(v, secrets) })
+                    let hidden =
+                        SECRET_KEY_HINTS.iter().any(|hint| lower.contains(hint)) && !v.is_null();
+                    (
+                        k.clone(),
+                        if hidden {
+                            Value::from(REDACTED)
+                        } else {
+                            redact(v, secrets)
+                        },
+                    )
                 })
                 .collect(),
         ),
@@ -137,6 +162,9 @@ mod tests {
     fn secret_keys_and_values_are_redacted() {
         let args = json!({"url": "https://x/?key=sk-123456", "headers": {"Authorization": "Bearer x"}, "api_key": "k", "n": 1, "token": null});
         let out = redact(&args, &["sk-123456"]);
-        assert_eq!(out, json!({"url": "https://x/?key=[REDACTED]", "headers": {"Authorization": "[REDACTED]"}, "api_key": "[REDACTED]", "n": 1, "token": null}));
+        assert_eq!(
+            out,
+            json!({"url": "https://x/?key=[REDACTED]", "headers": {"Authorization": "[REDACTED]"}, "api_key": "[REDACTED]", "n": 1, "token": null})
+        );
     }
 }

@@ -23,7 +23,9 @@ impl std::fmt::Debug for ArgumentValidator {
 impl ArgumentValidator {
     /// Compiles `schema` once, when the tool is registered.
     pub fn new(schema: &Value) -> Result<Self, String> {
-        jsonschema::validator_for(schema).map(|validator| Self { validator }).map_err(|e| e.to_string())
+        jsonschema::validator_for(schema)
+            .map(|validator| Self { validator })
+            .map_err(|e| e.to_string())
     }
 
     /// Checks `arguments`, listing up to five problems.
@@ -34,7 +36,11 @@ impl ArgumentValidator {
             .take(MAX_REPORTED)
             .map(|error| {
                 let at = error.instance_path().to_string();
-                if at.is_empty() { error.to_string() } else { format!("at {at}: {error}") }
+                if at.is_empty() {
+                    error.to_string()
+                } else {
+                    format!("at {at}: {error}")
+                }
             })
             .collect();
         if problems.is_empty() {
@@ -42,7 +48,10 @@ impl ArgumentValidator {
         }
         Err(ToolFailure::new(
             FailureKind::InvalidArguments,
-            format!("the arguments do not match the tool's input schema: {}", problems.join("; ")),
+            format!(
+                "the arguments do not match the tool's input schema: {}",
+                problems.join("; ")
+            ),
         ))
     }
 }
@@ -62,7 +71,12 @@ mod tests {
         let err = v.check(&json!({"a": "x"})).unwrap_err();
         assert_eq!(err.kind, FailureKind::InvalidArguments);
         assert!(err.message.contains("/a"), "{}", err.message);
-        assert!(v.check(&json!({})).unwrap_err().message.contains("\"a\" is a required property"));
+        assert!(
+            v.check(&json!({}))
+                .unwrap_err()
+                .message
+                .contains("\"a\" is a required property")
+        );
         assert!(v.check(&json!({"a": 1, "b": 2})).is_err());
     }
 

@@ -79,7 +79,10 @@ pub fn classify(ip: IpAddr) -> Option<NonPublic> {
     if let Some(embedded) = embedded_ipv4(ip) {
         return classify(IpAddr::V4(embedded));
     }
-    RANGES.iter().find(|(net, _)| net.contains(&ip)).map(|(_, class)| *class)
+    RANGES
+        .iter()
+        .find(|(net, _)| net.contains(&ip))
+        .map(|(_, class)| *class)
 }
 
 fn embedded_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
@@ -88,7 +91,9 @@ fn embedded_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
         return Some(v4);
     }
     let s = v6.segments();
-    let tail = |hi: u16, lo: u16| std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let tail = |hi: u16, lo: u16| {
+        std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+    };
     match s {
         // ::a.b.c.d (deprecated IPv4-compatible), but not :: or ::1
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(tail(hi, lo)),
@@ -110,7 +115,12 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "8.8.8.8",
+        ] {
             assert_eq!(class(ip), None, "{ip}");
         }
     }

@@ -22,7 +22,9 @@ impl ConfigCtx {
 
     /// Grants exactly `values` (which may be empty).
     pub fn granted(values: BTreeMap<String, String>) -> Self {
-        Self { granted: Some(values) }
+        Self {
+            granted: Some(values),
+        }
     }
 
     fn values(&self) -> Result<&BTreeMap<String, String>, ConfigError> {
@@ -80,8 +82,14 @@ mod tests {
     fn denied_by_default() {
         let ctx = ConfigCtx::denied();
         let mut view = ConfigView::new(&ctx);
-        assert!(matches!(view.get("k".into()).unwrap(), Err(ConfigError::Denied(_))));
-        assert!(matches!(view.get_all().unwrap(), Err(ConfigError::Denied(_))));
+        assert!(matches!(
+            view.get("k".into()).unwrap(),
+            Err(ConfigError::Denied(_))
+        ));
+        assert!(matches!(
+            view.get_all().unwrap(),
+            Err(ConfigError::Denied(_))
+        ));
     }
 
     #[test]
@@ -90,6 +98,9 @@ mod tests {
         let mut view = ConfigView::new(&ctx);
         assert_eq!(view.get("k".into()).unwrap().unwrap(), Some("v".into()));
         assert_eq!(view.get("other".into()).unwrap().unwrap(), None);
-        assert_eq!(view.get_all().unwrap().unwrap(), vec![("k".into(), "v".into())]);
+        assert_eq!(
+            view.get_all().unwrap().unwrap(),
+            vec![("k".into(), "v".into())]
+        );
     }
 }

@@ -84,7 +84,11 @@ impl HttpGrant {
 
     /// Parses the patterns once, so calls only match.
     pub fn compile(&self) -> Result<HttpPolicy, InvalidHostPattern> {
-        let parse = |list: &[String]| list.iter().map(|p| p.parse()).collect::<Result<Vec<HostPattern>, _>>();
+        let parse = |list: &[String]| {
+            list.iter()
+                .map(|p| p.parse())
+                .collect::<Result<Vec<HostPattern>, _>>()
+        };
         Ok(HttpPolicy {
             hosts: parse(&self.hosts)?,
             private_hosts: parse(&self.private_hosts)?,
@@ -139,7 +143,11 @@ impl FromStr for HostPattern {
         let label_ok = |h: &str| {
             !h.is_empty()
                 && h.len() <= 253
-                && h.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+                && h.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
         };
         let host = if host == "*" {
             HostMatch::Any
@@ -218,7 +226,10 @@ impl Refusal {
     fn error_code(&self) -> HttpError {
         match self {
             Self::AddressNotAllowed { .. } => HttpError::DestinationIpProhibited,
-            Self::Unresolved(_) => HttpError::DnsError { rcode: Some("no address".into()), info_code: None },
+            Self::Unresolved(_) => HttpError::DnsError {
+                rcode: Some("no address".into()),
+                info_code: None,
+            },
             _ => HttpError::HttpRequestDenied,
         }
     }
@@ -227,7 +238,10 @@ impl Refusal {
 impl HttpPolicy {
     /// Checks `host:port` against the allow-list, resolves it once and checks every address.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Destination, Refusal> {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let target = format!("{host}:{port}");
         let private_ok = self.private_hosts.iter().any(|p| p.matches(&host, port));
         if !private_ok && !self.hosts.iter().any(|p| p.matches(&host, port)) {
@@ -235,7 +249,12 @@ impl HttpPolicy {
         }
         let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
+            Err(_) => match tokio::time::timeout(
+                DNS_TIMEOUT,
+                tokio::net::lookup_host((host.as_str(), port)),
+            )
+            .await
+            {
                 Ok(Ok(addrs)) => addrs.collect(),
                 _ => Vec::new(),
             },
@@ -246,13 +265,20 @@ impl HttpPolicy {
         // Every address must pass, not just the first: a name that resolves to both a public
         // and an internal address is refused, whichever one a connect would pick.
         for addr in &addrs {
-            if let Some(class) = classify(addr.ip()) {
-                if class == NonPublic::Metadata || !private_ok {
-                    return Err(Refusal::AddressNotAllowed { host: target, ip: addr.ip(), class });
-                }
+            if let Some(class) = classify(addr.ip())
+                && (class == NonPublic::Metadata || !private_ok)
+            {
+                return Err(Refusal::AddressNotAllowed {
+                    host: target,
+                    ip: addr.ip(),
+                    class,
+                });
             }
         }
-        Ok(Destination { addr: addrs[0], host })
+        Ok(Destination {
+            addr: addrs[0],
+            host,
+        })
     }
 }
 
@@ -272,7 +298,10 @@ impl HttpCtx {
 
     /// HTTP under `policy`.
     pub fn granted(policy: Arc<HttpPolicy>) -> Self {
-        Self { policy: Some(policy), ..Self::default() }
+        Self {
+            policy: Some(policy),
+            ..Self::default()
+        }
     }
 
     /// The refusals of this call so far, oldest first.
@@ -287,8 +316,15 @@ impl HttpCtx {
 }
 
 type SendFuture = Box<
-    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
-        + Send,
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
 >;
 
 impl WasiHttpHooks for HttpCtx {
@@ -308,7 +344,11 @@ impl WasiHttpHooks for HttpCtx {
             }
             code
         };
-        let target = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let target = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let Some(policy) = self.policy.clone() else {
             let code = refuse(Refusal::NotGranted(target));
             return Box::new(async move { Err(code) });
@@ -320,13 +360,20 @@ impl WasiHttpHooks for HttpCtx {
         Box::new(async move {
             let uri = request.uri();
             let tls = uri.scheme() == Some(&Scheme::HTTPS);
-            let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?.to_string();
+            let host = uri
+                .host()
+                .ok_or(HttpError::HttpRequestUriInvalid)?
+                .to_string();
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
             let destination = policy.resolve(&host, port).await.map_err(refuse)?;
-            let response = tokio::time::timeout(policy.request_timeout(options), send(request, &destination, tls, policy.max_response_bytes))
-                .await
-                .map_err(|_| HttpError::ConnectionTimeout)??;
-            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+            let response = tokio::time::timeout(
+                policy.request_timeout(options),
+                send(request, &destination, tls, policy.max_response_bytes),
+            )
+            .await
+            .map_err(|_| HttpError::ConnectionTimeout)??;
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
             Ok((response, done))
         })
     }
@@ -335,7 +382,12 @@ impl WasiHttpHooks for HttpCtx {
 impl HttpPolicy {
     /// The guest may ask for shorter timeouts, never longer than the grant's.
     fn request_timeout(&self, options: Option<RequestOptions>) -> Duration {
-        let asked = options.and_then(|o| o.connect_timeout.into_iter().chain(o.first_byte_timeout).min());
+        let asked = options.and_then(|o| {
+            o.connect_timeout
+                .into_iter()
+                .chain(o.first_byte_timeout)
+                .min()
+        });
         asked.map_or(self.timeout, |t| t.min(self.timeout))
     }
 }
@@ -347,19 +399,29 @@ async fn send(
     tls: bool,
     max_body: u64,
 ) -> Result<http::Response<WasiBody>, HttpError> {
-    let tcp = TcpStream::connect(destination.addr).await.map_err(HttpError::Connect)?;
+    let tcp = TcpStream::connect(destination.addr)
+        .await
+        .map_err(HttpError::Connect)?;
     let _ = tcp.set_nodelay(true);
     // Origin-form target: the authority is already in the Host header wasi-http sets.
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     *request.uri_mut() = path.parse().map_err(|_| HttpError::HttpRequestUriInvalid)?;
 
     let response = if tls {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let name = rustls::pki_types::ServerName::try_from(destination.host.clone())
             .map_err(HttpError::InvalidDnsNameError)?;
         let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -370,10 +432,20 @@ async fn send(
     } else {
         exchange(TokioIo::new(tcp), request).await?
     };
-    Ok(response.map(|body| CappedBody { inner: body, remaining: max_body, limit: max_body }.boxed_unsync()))
+    Ok(response.map(|body| {
+        CappedBody {
+            inner: body,
+            remaining: max_body,
+            limit: max_body,
+        }
+        .boxed_unsync()
+    }))
 }
 
-async fn exchange<I>(io: I, request: http::Request<WasiBody>) -> Result<http::Response<hyper::body::Incoming>, HttpError>
+async fn exchange<I>(
+    io: I,
+    request: http::Request<WasiBody>,
+) -> Result<http::Response<hyper::body::Incoming>, HttpError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -398,13 +470,18 @@ impl Body for CappedBody {
     type Data = Bytes;
     type Error = HttpError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
                     if len > self.remaining {
-                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(self.limit)))));
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
+                            self.limit,
+                        )))));
                     }
                     self.remaining -= len;
                 }
@@ -446,7 +523,16 @@ mod tests {
         assert!(!p.matches("api.example.com", 443));
         let p: HostPattern = "[::1]:80".parse().unwrap();
         assert!(p.matches("::1", 80));
-        for bad in ["", "a b", "*.", "host:99999", "[::1", "http://x", "a/b", "*.*.com"] {
+        for bad in [
+            "",
+            "a b",
+            "*.",
+            "host:99999",
+            "[::1",
+            "http://x",
+            "a/b",
+            "*.*.com",
+        ] {
             assert!(bad.parse::<HostPattern>().is_err(), "{bad:?}");
         }
     }
@@ -454,18 +540,40 @@ mod tests {
     #[tokio::test]
     async fn hosts_outside_the_allow_list_are_refused_before_any_lookup() {
         let p = policy(&["api.example.com"], &[]);
-        assert_eq!(p.resolve("other.example.com", 443).await, Err(Refusal::HostNotAllowed("other.example.com:443".into())));
+        assert_eq!(
+            p.resolve("other.example.com", 443).await,
+            Err(Refusal::HostNotAllowed("other.example.com:443".into()))
+        );
     }
 
     #[tokio::test]
     async fn private_literals_need_an_explicit_exception() {
         let p = policy(&["*"], &[]);
-        for host in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "[::1]", "::ffff:127.0.0.1", "0.0.0.0"] {
-            assert!(matches!(p.resolve(host, 80).await, Err(Refusal::AddressNotAllowed { .. })), "{host}");
+        for host in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(
+                matches!(
+                    p.resolve(host, 80).await,
+                    Err(Refusal::AddressNotAllowed { .. })
+                ),
+                "{host}"
+            );
         }
         let p = policy(&[], &["127.0.0.1:8080"]);
-        assert_eq!(p.resolve("127.0.0.1", 8080).await.unwrap().addr, "127.0.0.1:8080".parse().unwrap());
-        assert!(matches!(p.resolve("127.0.0.1", 8081).await, Err(Refusal::HostNotAllowed(_))));
+        assert_eq!(
+            p.resolve("127.0.0.1", 8080).await.unwrap().addr,
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert!(matches!(
+            p.resolve("127.0.0.1", 8081).await,
+            Err(Refusal::HostNotAllowed(_))
+        ));
     }
 
     #[tokio::test]
@@ -473,7 +581,10 @@ mod tests {
         let p = policy(&[], &["169.254.169.254"]);
         assert!(matches!(
             p.resolve("169.254.169.254", 80).await,
-            Err(Refusal::AddressNotAllowed { class: NonPublic::Metadata, .. })
+            Err(Refusal::AddressNotAllowed {
+                class: NonPublic::Metadata,
+                ..
+            })
         ));
     }
 
@@ -481,15 +592,27 @@ mod tests {
     async fn names_are_judged_by_what_they_resolve_to() {
         // `localhost` resolves through /etc/hosts, no network needed.
         let p = policy(&["localhost"], &[]);
-        assert!(matches!(p.resolve("localhost", 80).await, Err(Refusal::AddressNotAllowed { class: NonPublic::Loopback, .. })));
+        assert!(matches!(
+            p.resolve("localhost", 80).await,
+            Err(Refusal::AddressNotAllowed {
+                class: NonPublic::Loopback,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn guests_cannot_extend_the_timeout() {
         let p = policy(&["*"], &[]);
-        let long = RequestOptions { connect_timeout: Some(Duration::from_secs(3600)), ..Default::default() };
+        let long = RequestOptions {
+            connect_timeout: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
         assert_eq!(p.request_timeout(Some(long)), p.timeout);
-        let short = RequestOptions { first_byte_timeout: Some(Duration::from_millis(5)), ..Default::default() };
+        let short = RequestOptions {
+            first_byte_timeout: Some(Duration::from_millis(5)),
+            ..Default::default()
+        };
         assert_eq!(p.request_timeout(Some(short)), Duration::from_millis(5));
     }
 }

@@ -25,7 +25,12 @@ pub struct LogCtx {
 impl LogCtx {
     /// Logging for one call of `tool`.
     pub fn new(tool: impl Into<String>, call_id: impl Into<String>) -> Self {
-        Self { tool: tool.into(), call_id: call_id.into(), lines: 0, dropped: 0 }
+        Self {
+            tool: tool.into(),
+            call_id: call_id.into(),
+            lines: 0,
+            dropped: 0,
+        }
     }
 
     /// Lines refused because the per-call cap was reached.

@@ -59,7 +59,11 @@ impl Grants {
             Some(Arc::new(merged))
         };
         Ok(CompiledGrants {
-            http: self.http.as_ref().map(|h| h.compile().map(Arc::new)).transpose()?,
+            http: self
+                .http
+                .as_ref()
+                .map(|h| h.compile().map(Arc::new))
+                .transpose()?,
             storage: self.storage.clone(),
             config,
         })
@@ -83,7 +87,9 @@ mod tests {
 
     #[test]
     fn grants_deny_everything_by_default() {
-        let compiled = Grants::default().compile(&BTreeMap::new(), &BTreeMap::new()).unwrap();
+        let compiled = Grants::default()
+            .compile(&BTreeMap::new(), &BTreeMap::new())
+            .unwrap();
         assert!(compiled.http.is_none() && compiled.storage.is_none() && compiled.config.is_none());
     }
 
@@ -97,13 +103,26 @@ mod tests {
 
     #[test]
     fn malformed_grants_are_refused() {
-        let bad_http = Grants { http: Some(http::HttpGrant::to_hosts(["not a host"])), storage: None };
-        assert!(matches!(bad_http.compile(&BTreeMap::new(), &BTreeMap::new()), Err(GrantError::HostPattern(_))));
+        let bad_http = Grants {
+            http: Some(http::HttpGrant::to_hosts(["not a host"])),
+            storage: None,
+        };
+        assert!(matches!(
+            bad_http.compile(&BTreeMap::new(), &BTreeMap::new()),
+            Err(GrantError::HostPattern(_))
+        ));
         let bad_bucket = Grants {
             http: None,
-            storage: Some(storage::StorageGrant { bucket: "../up".into(), max_object_bytes: 1, max_bucket_bytes: 1 }),
+            storage: Some(storage::StorageGrant {
+                bucket: "../up".into(),
+                max_object_bytes: 1,
+                max_bucket_bytes: 1,
+            }),
         };
-        assert!(matches!(bad_bucket.compile(&BTreeMap::new(), &BTreeMap::new()), Err(GrantError::Bucket(_))));
+        assert!(matches!(
+            bad_bucket.compile(&BTreeMap::new(), &BTreeMap::new()),
+            Err(GrantError::Bucket(_))
+        ));
     }
 
     #[test]

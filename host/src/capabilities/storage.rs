@@ -47,7 +47,9 @@ fn default_max_bucket_bytes() -> u64 {
 
 /// Why a storage grant is malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid bucket name {0:?}: use 1-63 characters from a-z, 0-9, '_' and '-', starting with a letter or digit")]
+#[error(
+    "invalid bucket name {0:?}: use 1-63 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+)]
 pub struct InvalidBucketName(pub String);
 
 impl StorageGrant {
@@ -68,8 +70,14 @@ impl StorageGrant {
         let valid = !name.is_empty()
             && name.len() <= 63
             && (name[0].is_ascii_lowercase() || name[0].is_ascii_digit())
-            && name.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
-        if valid { Ok(()) } else { Err(InvalidBucketName(self.bucket.clone())) }
+            && name
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
+        if valid {
+            Ok(())
+        } else {
+            Err(InvalidBucketName(self.bucket.clone()))
+        }
     }
 }
 
@@ -95,20 +103,29 @@ impl StorageCtx {
     /// Grants `grant`'s bucket, stored under `buckets_dir/<bucket>/`. Nothing is opened until
     /// the guest uses storage, so tools that never do pay nothing.
     pub fn granted(buckets_dir: &Path, grant: StorageGrant) -> Self {
-        Self { grant: Some((buckets_dir.join(&grant.bucket), grant)), opened: None }
+        Self {
+            grant: Some((buckets_dir.join(&grant.bucket), grant)),
+            opened: None,
+        }
     }
 
     fn bucket(&mut self) -> Result<(&Bucket, &StorageGrant), StorageError> {
         let Some((root, grant)) = &self.grant else {
-            return Err(StorageError::Denied("no storage bucket is granted to this tool assignment".into()));
+            return Err(StorageError::Denied(
+                "no storage bucket is granted to this tool assignment".into(),
+            ));
         };
         if self.opened.is_none() {
             let open = |sub: &str| -> Result<Dir, StorageError> {
                 let path = root.join(sub);
                 std::fs::create_dir_all(&path).map_err(|e| failed("opening the bucket", &e))?;
-                Dir::open_ambient_dir(&path, ambient_authority()).map_err(|e| failed("opening the bucket", &e))
+                Dir::open_ambient_dir(&path, ambient_authority())
+                    .map_err(|e| failed("opening the bucket", &e))
             };
-            self.opened = Some(Bucket { objects: open("objects")?, types: open("types")? });
+            self.opened = Some(Bucket {
+                objects: open("objects")?,
+                types: open("types")?,
+            });
         }
         Ok((self.opened.as_ref().expect("opened above"), grant))
     }
@@ -121,7 +138,12 @@ impl StorageCtx {
     }
 
     /// Creates or replaces an object.
-    pub fn write(&mut self, path: &str, data: &[u8], content_type: Option<String>) -> Result<ObjectInfo, StorageError> {
+    pub fn write(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        content_type: Option<String>,
+    ) -> Result<ObjectInfo, StorageError> {
         let rel = object_path(path)?;
         let (bucket, grant) = self.bucket()?;
         let size = data.len() as u64;
@@ -140,24 +162,42 @@ impl StorageCtx {
             )));
         }
         if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-            bucket.objects.create_dir_all(parent).map_err(|e| io_error(path, &e))?;
-            bucket.types.create_dir_all(parent).map_err(|e| io_error(path, &e))?;
+            bucket
+                .objects
+                .create_dir_all(parent)
+                .map_err(|e| io_error(path, &e))?;
+            bucket
+                .types
+                .create_dir_all(parent)
+                .map_err(|e| io_error(path, &e))?;
         }
-        bucket.objects.write(&rel, data).map_err(|e| io_error(path, &e))?;
+        bucket
+            .objects
+            .write(&rel, data)
+            .map_err(|e| io_error(path, &e))?;
         match &content_type {
-            Some(ct) => bucket.types.write(&rel, ct.as_bytes()).map_err(|e| io_error(path, &e))?,
+            Some(ct) => bucket
+                .types
+                .write(&rel, ct.as_bytes())
+                .map_err(|e| io_error(path, &e))?,
             None => match bucket.types.remove_file(&rel) {
                 Err(e) if e.kind() != ErrorKind::NotFound => return Err(io_error(path, &e)),
                 _ => {}
             },
         }
-        Ok(ObjectInfo { path: path.to_string(), size, content_type: content_type.or_else(|| guess_type(path)) })
+        Ok(ObjectInfo {
+            path: path.to_string(),
+            size,
+            content_type: content_type.or_else(|| guess_type(path)),
+        })
     }
 
     /// Lists objects whose path starts with `prefix`.
     pub fn list(&mut self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
         if prefix.contains('\0') {
-            return Err(StorageError::InvalidPath("the prefix contains a NUL byte".into()));
+            return Err(StorageError::InvalidPath(
+                "the prefix contains a NUL byte".into(),
+            ));
         }
         let (bucket, _) = self.bucket()?;
         let mut found = Vec::new();
@@ -176,7 +216,11 @@ impl StorageCtx {
                     .read_to_string(&path)
                     .ok()
                     .or_else(|| guess_type(&path));
-                ObjectInfo { path, size, content_type }
+                ObjectInfo {
+                    path,
+                    size,
+                    content_type,
+                }
             })
             .collect())
     }
@@ -185,7 +229,10 @@ impl StorageCtx {
     pub fn delete(&mut self, path: &str) -> Result<(), StorageError> {
         let rel = object_path(path)?;
         let (bucket, _) = self.bucket()?;
-        bucket.objects.remove_file(&rel).map_err(|e| io_error(path, &e))?;
+        bucket
+            .objects
+            .remove_file(&rel)
+            .map_err(|e| io_error(path, &e))?;
         let _ = bucket.types.remove_file(&rel);
         Ok(())
     }
@@ -221,15 +268,26 @@ fn object_path(path: &str) -> Result<PathBuf, StorageError> {
 }
 
 fn walk(dir: &Dir, rel: PathBuf, visit: &mut dyn FnMut(&Path, u64)) -> Result<usize, StorageError> {
-    fn go(dir: &Dir, rel: &Path, visit: &mut dyn FnMut(&Path, u64), seen: &mut usize) -> Result<(), StorageError> {
-        let entries = dir.entries().map_err(|e| failed("listing the bucket", &e))?;
+    fn go(
+        dir: &Dir,
+        rel: &Path,
+        visit: &mut dyn FnMut(&Path, u64),
+        seen: &mut usize,
+    ) -> Result<(), StorageError> {
+        let entries = dir
+            .entries()
+            .map_err(|e| failed("listing the bucket", &e))?;
         for entry in entries {
             let entry = entry.map_err(|e| failed("listing the bucket", &e))?;
-            let kind = entry.file_type().map_err(|e| failed("listing the bucket", &e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| failed("listing the bucket", &e))?;
             let path = rel.join(entry.file_name());
             // Symlinks are never followed or listed: only the host creates entries here.
             if kind.is_dir() {
-                let sub = entry.open_dir().map_err(|e| failed("listing the bucket", &e))?;
+                let sub = entry
+                    .open_dir()
+                    .map_err(|e| failed("listing the bucket", &e))?;
                 go(&sub, &path, visit, seen)?;
             } else if kind.is_file() {
                 *seen += 1;
@@ -238,7 +296,10 @@ fn walk(dir: &Dir, rel: PathBuf, visit: &mut dyn FnMut(&Path, u64)) -> Result<us
                         "the bucket holds more than {MAX_LISTED_OBJECTS} objects; use a narrower prefix"
                     )));
                 }
-                let size = entry.metadata().map_err(|e| failed("listing the bucket", &e))?.len();
+                let size = entry
+                    .metadata()
+                    .map_err(|e| failed("listing the bucket", &e))?
+                    .len();
                 visit(&path, size);
             }
         }
@@ -263,8 +324,12 @@ fn io_error(path: &str, error: &std::io::Error) -> StorageError {
     match error.kind() {
         ErrorKind::NotFound => StorageError::NotFound(format!("no object at {path:?}")),
         // cap-std reports an attempt to leave the directory as PermissionDenied.
-        ErrorKind::PermissionDenied => StorageError::InvalidPath(format!("{path:?} leaves the bucket")),
-        ErrorKind::IsADirectory => StorageError::InvalidPath(format!("{path:?} is a folder, not an object")),
+        ErrorKind::PermissionDenied => {
+            StorageError::InvalidPath(format!("{path:?} leaves the bucket"))
+        }
+        ErrorKind::IsADirectory => {
+            StorageError::InvalidPath(format!("{path:?} is a folder, not an object"))
+        }
         _ => failed(path, error),
     }
 }
@@ -300,7 +365,10 @@ impl wit::Host for StorageView<'_> {
         Ok(self.ctx.write(&path, &data, content_type))
     }
 
-    fn list_objects(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<ObjectInfo>, StorageError>> {
+    fn list_objects(
+        &mut self,
+        prefix: String,
+    ) -> wasmtime::Result<Result<Vec<ObjectInfo>, StorageError>> {
         Ok(self.ctx.list(&prefix))
     }
 
@@ -333,7 +401,10 @@ mod tests {
 
     #[test]
     fn denied_without_a_grant() {
-        assert!(matches!(StorageCtx::denied().read("a"), Err(StorageError::Denied(_))));
+        assert!(matches!(
+            StorageCtx::denied().read("a"),
+            Err(StorageError::Denied(_))
+        ));
     }
 
     #[test]
@@ -342,15 +413,25 @@ mod tests {
         let mut ctx = bucket(tmp.path());
         let info = ctx.write("notes/a.txt", b"hello", None).unwrap();
         assert_eq!(info.content_type.as_deref(), Some("text/plain"));
-        ctx.write("data.bin", &[0, 1, 2], Some("application/x-custom".into())).unwrap();
+        ctx.write("data.bin", &[0, 1, 2], Some("application/x-custom".into()))
+            .unwrap();
         assert_eq!(ctx.read("notes/a.txt").unwrap(), b"hello");
         let all = ctx.list("").unwrap();
-        assert_eq!(all.iter().map(|o| o.path.as_str()).collect::<Vec<_>>(), ["data.bin", "notes/a.txt"]);
+        assert_eq!(
+            all.iter().map(|o| o.path.as_str()).collect::<Vec<_>>(),
+            ["data.bin", "notes/a.txt"]
+        );
         assert_eq!(all[0].content_type.as_deref(), Some("application/x-custom"));
         assert_eq!(ctx.list("notes/").unwrap().len(), 1);
         ctx.delete("notes/a.txt").unwrap();
-        assert!(matches!(ctx.read("notes/a.txt"), Err(StorageError::NotFound(_))));
-        assert!(matches!(ctx.delete("notes/a.txt"), Err(StorageError::NotFound(_))));
+        assert!(matches!(
+            ctx.read("notes/a.txt"),
+            Err(StorageError::NotFound(_))
+        ));
+        assert!(matches!(
+            ctx.delete("notes/a.txt"),
+            Err(StorageError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -358,9 +439,28 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("secret.txt"), "top secret").unwrap();
         let mut ctx = bucket(tmp.path());
-        for path in ["../secret.txt", "../../secret.txt", "/etc/passwd", "a/../../secret.txt", "a\0b", "", "a//b", "./a", "a\\..\\b"] {
-            assert!(matches!(ctx.read(path), Err(StorageError::InvalidPath(_))), "{path:?}");
-            assert!(matches!(ctx.write(path, b"x", None), Err(StorageError::InvalidPath(_))), "{path:?}");
+        for path in [
+            "../secret.txt",
+            "../../secret.txt",
+            "/etc/passwd",
+            "a/../../secret.txt",
+            "a\0b",
+            "",
+            "a//b",
+            "./a",
+            "a\\..\\b",
+        ] {
+            assert!(
+                matches!(ctx.read(path), Err(StorageError::InvalidPath(_))),
+                "{path:?}"
+            );
+            assert!(
+                matches!(
+                    ctx.write(path, b"x", None),
+                    Err(StorageError::InvalidPath(_))
+                ),
+                "{path:?}"
+            );
         }
     }
 
@@ -370,7 +470,11 @@ mod tests {
         std::fs::write(tmp.path().join("secret.txt"), "top secret").unwrap();
         let mut ctx = bucket(tmp.path());
         ctx.write("x", b"1", None).unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("secret.txt"), tmp.path().join("b1/objects/link")).unwrap();
+        std::os::unix::fs::symlink(
+            tmp.path().join("secret.txt"),
+            tmp.path().join("b1/objects/link"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("/etc", tmp.path().join("b1/objects/etc")).unwrap();
         assert!(ctx.read("link").is_err());
         assert!(ctx.read("etc/hostname").is_err());
@@ -381,11 +485,21 @@ mod tests {
     #[test]
     fn size_caps_hold() {
         let tmp = tempfile::tempdir().unwrap();
-        let grant = StorageGrant { bucket: "small".into(), max_object_bytes: 10, max_bucket_bytes: 15 };
+        let grant = StorageGrant {
+            bucket: "small".into(),
+            max_object_bytes: 10,
+            max_bucket_bytes: 15,
+        };
         let mut ctx = StorageCtx::granted(tmp.path(), grant);
-        assert!(matches!(ctx.write("a", &[0; 11], None), Err(StorageError::TooLarge(_))));
+        assert!(matches!(
+            ctx.write("a", &[0; 11], None),
+            Err(StorageError::TooLarge(_))
+        ));
         ctx.write("a", &[0; 10], None).unwrap();
-        assert!(matches!(ctx.write("b", &[0; 6], None), Err(StorageError::TooLarge(_))));
+        assert!(matches!(
+            ctx.write("b", &[0; 6], None),
+            Err(StorageError::TooLarge(_))
+        ));
         ctx.write("a", &[0; 9], None).unwrap(); // replacing counts the old size out
         ctx.write("b", &[0; 6], None).unwrap();
     }

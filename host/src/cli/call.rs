@@ -71,11 +71,15 @@ pub enum ConfirmationArg {
     Never,
 }
 
-pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxConfig) -> Result<ExitCode, CliError> {
+pub(crate) async fn run(
+    args: CallArgs,
+    sandbox_config: crate::sandbox::SandboxConfig,
+) -> Result<ExitCode, CliError> {
     let arguments: serde_json::Value = serde_json::from_str(&args.args)
         .map_err(|e| CliError::Usage(format!("--args is not valid JSON: {e}")))?;
     let config_override = match &args.config_override {
-        Some(text) => serde_json::from_str(text).map_err(|e| CliError::Usage(format!("--config-override is not valid JSON: {e}")))?,
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| CliError::Usage(format!("--config-override is not valid JSON: {e}")))?,
         None => serde_json::json!({}),
     };
     let grants = parse_grants(&args.grants)?;
@@ -84,11 +88,21 @@ pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxC
 
     let (sandbox, component) = load_component(&args.file, sandbox_config).await?;
     if component.descriptor(&args.tool).is_none() {
-        let names: Vec<_> = component.descriptors().iter().map(|d| d.name.as_str()).collect();
-        return Err(CliError::Usage(format!("the component has no tool `{}`; it provides: {}", args.tool, names.join(", "))));
+        let names: Vec<_> = component
+            .descriptors()
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        return Err(CliError::Usage(format!(
+            "the component has no tool `{}`; it provides: {}",
+            args.tool,
+            names.join(", ")
+        )));
     }
     let catalog = Catalog::new();
-    catalog.add_component(&component).map_err(|e| CliError::Usage(e.to_string()))?;
+    catalog
+        .add_component(&component)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let spec = AssignmentSpec {
         id: "cli".into(),
         tool_name: args.tool.clone(),
@@ -99,11 +113,16 @@ pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxC
             ConfirmationArg::Never => ConfirmationSetting::Never,
         },
         grants,
-        limits: LimitOverrides { memory_mib: args.memory_mib, timeout_ms: args.timeout_ms, output_kib: args.output_kib },
+        limits: LimitOverrides {
+            memory_mib: args.memory_mib,
+            timeout_ms: args.timeout_ms,
+            output_kib: args.output_kib,
+        },
         config,
         secrets,
     };
-    let assignment = Assignment::prepare(spec, &catalog, &sandbox.config().ceilings).map_err(|e| CliError::Usage(e.to_string()))?;
+    let assignment = Assignment::prepare(spec, &catalog, &sandbox.config().ceilings)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     if !assignment.override_report.ignored_keys.is_empty() {
         eprintln!(
             "note: --config-override keys not in the tool's input schema are ignored: {}",
@@ -113,11 +132,20 @@ pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxC
     let mut toolset = Toolset::new();
     toolset.insert(assignment);
     let recorder = Arc::new(MemoryRecorder::default());
-    let boundary = Boundary::new(sandbox, Arc::new(MemoryPendingStore::default()), recorder.clone());
-    let call = ToolCall { call_id: uuid::Uuid::new_v4().to_string(), tool_name: args.tool.clone(), arguments, run_id: None };
+    let boundary = Boundary::new(
+        sandbox,
+        Arc::new(MemoryPendingStore::default()),
+        recorder.clone(),
+    );
+    let call = ToolCall {
+        call_id: uuid::Uuid::new_v4().to_string(),
+        tool_name: args.tool.clone(),
+        arguments,
+        run_id: None,
+    };
 
     let finished = match boundary.call(&toolset, call, false).await {
-        CallOutcome::Finished(done) => done,
+        CallOutcome::Finished(done) => *done,
         CallOutcome::Pending(action) => {
             eprintln!("{}", action.description);
             let approval = if args.yes {
@@ -125,8 +153,12 @@ pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxC
             } else if std::io::stdin().is_terminal() {
                 ask_yes_no()?
             } else {
-                eprintln!("This call needs confirmation and no terminal is attached: pass --yes to allow it.");
-                Approval::Deny { reason: Some("not confirmed (no terminal; --yes not given)".into()) }
+                eprintln!(
+                    "This call needs confirmation and no terminal is attached: pass --yes to allow it."
+                );
+                Approval::Deny {
+                    reason: Some("not confirmed (no terminal; --yes not given)".into()),
+                }
             };
             boundary
                 .decide(&toolset, &action.action_id, approval, "cli-user")
@@ -136,16 +168,25 @@ pub(crate) async fn run(args: CallArgs, sandbox_config: crate::sandbox::SandboxC
     };
     if args.show_record {
         for record in recorder.records() {
-            eprintln!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
+            eprintln!(
+                "{}",
+                serde_json::to_string_pretty(&record).unwrap_or_default()
+            );
         }
     }
     match finished.result {
         Ok(value) => {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
-            let kind = serde_json::to_value(failure.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let kind = serde_json::to_value(failure.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             eprintln!("tool error ({kind}): {}", failure.message);
             Ok(ExitCode::FAILURE)
         }
@@ -156,10 +197,15 @@ fn ask_yes_no() -> Result<Approval, CliError> {
     eprint!("Allow this call? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Failed(format!("reading the answer: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Failed(format!("reading the answer: {e}")))?;
     Ok(match line.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Approval::Allow,
-        _ => Approval::Deny { reason: Some("declined at the prompt".into()) },
+        _ => Approval::Deny {
+            reason: Some("declined at the prompt".into()),
+        },
     })
 }
 
@@ -168,7 +214,9 @@ fn parse_pairs(flag: &str, pairs: &[String]) -> Result<BTreeMap<String, String>,
         .iter()
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(CliError::Usage(format!("{flag} expects KEY=VALUE, got {pair:?}"))),
+            _ => Err(CliError::Usage(format!(
+                "{flag} expects KEY=VALUE, got {pair:?}"
+            ))),
         })
         .collect()
 }
@@ -183,17 +231,29 @@ pub(crate) fn parse_grants(flags: &[String]) -> Result<Grants, CliError> {
             .ok_or_else(|| CliError::Usage(format!("--grant expects KIND=VALUE (http=HOST, http-private=HOST, storage=BUCKET), got {flag:?}")))?;
         match kind {
             "http" | "http-private" => {
-                let http = grants.http.get_or_insert_with(|| HttpGrant::to_hosts(Vec::<String>::new()));
-                if kind == "http" { &mut http.hosts } else { &mut http.private_hosts }.push(value.to_string());
+                let http = grants
+                    .http
+                    .get_or_insert_with(|| HttpGrant::to_hosts(Vec::<String>::new()));
+                if kind == "http" {
+                    &mut http.hosts
+                } else {
+                    &mut http.private_hosts
+                }
+                .push(value.to_string());
             }
             "storage" => {
                 if grants.storage.is_some() {
-                    return Err(CliError::Usage("only one storage bucket can be granted".into()));
+                    return Err(CliError::Usage(
+                        "only one storage bucket can be granted".into(),
+                    ));
                 }
-                grants.storage = Some(StorageGrant::new(value).map_err(|e| CliError::Usage(e.to_string()))?);
+                grants.storage =
+                    Some(StorageGrant::new(value).map_err(|e| CliError::Usage(e.to_string()))?);
             }
             other => {
-                return Err(CliError::Usage(format!("unknown grant kind {other:?}: use http, http-private or storage")));
+                return Err(CliError::Usage(format!(
+                    "unknown grant kind {other:?}: use http, http-private or storage"
+                )));
             }
         }
     }
@@ -206,7 +266,12 @@ mod tests {
 
     #[test]
     fn grants_parse() {
-        let g = parse_grants(&["http=api.example.com".into(), "http-private=127.0.0.1:8080".into(), "storage=docs".into()]).unwrap();
+        let g = parse_grants(&[
+            "http=api.example.com".into(),
+            "http-private=127.0.0.1:8080".into(),
+            "storage=docs".into(),
+        ])
+        .unwrap();
         let http = g.http.unwrap();
         assert_eq!(http.hosts, ["api.example.com"]);
         assert_eq!(http.private_hosts, ["127.0.0.1:8080"]);
@@ -225,6 +290,9 @@ mod tests {
     #[test]
     fn pairs_need_an_equals_sign() {
         assert!(parse_pairs("--config", &["a".into()]).is_err());
-        assert_eq!(parse_pairs("--config", &["a=b=c".into()]).unwrap()["a"], "b=c");
+        assert_eq!(
+            parse_pairs("--config", &["a=b=c".into()]).unwrap()["a"],
+            "b=c"
+        );
     }
 }

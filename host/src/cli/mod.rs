@@ -20,7 +20,12 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Data directory: compiled-component cache and storage buckets.
-    #[arg(long, global = true, env = "CORRAL_DATA_DIR", default_value = "corral-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CORRAL_DATA_DIR",
+        default_value = "corral-data"
+    )]
     pub data_dir: PathBuf,
     /// Where compiled components are cached (default: <data-dir>/cache).
     #[arg(long, global = true, env = "CORRAL_CACHE_DIR")]
@@ -93,7 +98,10 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs a parsed command line.
@@ -104,8 +112,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
     match cli.command {
         Command::Tool(ToolCommand::New(args)) => new::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Tool(ToolCommand::Build(args)) => build::run(args, sandbox).await.map(|()| ExitCode::SUCCESS),
-        Command::Tool(ToolCommand::Inspect(args)) => inspect::run(args, sandbox).await.map(|()| ExitCode::SUCCESS),
+        Command::Tool(ToolCommand::Build(args)) => {
+            build::run(args, sandbox).await.map(|()| ExitCode::SUCCESS)
+        }
+        Command::Tool(ToolCommand::Inspect(args)) => inspect::run(args, sandbox)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Tool(ToolCommand::Call(args)) => call::run(args, sandbox).await,
     }
 }
@@ -114,12 +126,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 async fn load_component(
     path: &std::path::Path,
     config: SandboxConfig,
-) -> Result<(std::sync::Arc<crate::sandbox::Sandbox>, crate::sandbox::LoadedComponent), CliError> {
+) -> Result<
+    (
+        std::sync::Arc<crate::sandbox::Sandbox>,
+        crate::sandbox::LoadedComponent,
+    ),
+    CliError,
+> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let sandbox = crate::sandbox::Sandbox::new(config)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let sandbox =
+        crate::sandbox::Sandbox::new(config).map_err(|e| CliError::Failed(e.to_string()))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let spinner = progress::CompileSpinner::new(&file_name, bytes.len());
     let on_compile = spinner.starter();
     let loaded = sandbox.load(&bytes, on_compile).await;

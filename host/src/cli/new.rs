@@ -26,29 +26,69 @@ struct Template {
 }
 
 const RUST: &[Template] = &[
-    Template { path: "Cargo.toml", contents: include_str!("../../templates/rust/Cargo.toml.tmpl") },
-    Template { path: ".cargo/config.toml", contents: include_str!("../../templates/rust/.cargo/config.toml") },
-    Template { path: "src/lib.rs", contents: include_str!("../../templates/rust/src/lib.rs.tmpl") },
-    Template { path: "README.md", contents: include_str!("../../templates/rust/README.md.tmpl") },
-    Template { path: ".gitignore", contents: include_str!("../../templates/rust/gitignore.tmpl") },
+    Template {
+        path: "Cargo.toml",
+        contents: include_str!("../../templates/rust/Cargo.toml.tmpl"),
+    },
+    Template {
+        path: ".cargo/config.toml",
+        contents: include_str!("../../templates/rust/.cargo/config.toml"),
+    },
+    Template {
+        path: "src/lib.rs",
+        contents: include_str!("../../templates/rust/src/lib.rs.tmpl"),
+    },
+    Template {
+        path: "README.md",
+        contents: include_str!("../../templates/rust/README.md.tmpl"),
+    },
+    Template {
+        path: ".gitignore",
+        contents: include_str!("../../templates/rust/gitignore.tmpl"),
+    },
 ];
 
 const PYTHON: &[Template] = &[
-    Template { path: "app.py", contents: include_str!("../../templates/python/app.py") },
-    Template { path: "README.md", contents: include_str!("../../templates/python/README.md") },
+    Template {
+        path: "app.py",
+        contents: include_str!("../../templates/python/app.py"),
+    },
+    Template {
+        path: "README.md",
+        contents: include_str!("../../templates/python/README.md"),
+    },
 ];
 
 const JS: &[Template] = &[
-    Template { path: "app.js", contents: include_str!("../../templates/js/app.js") },
-    Template { path: "package.json", contents: include_str!("../../templates/js/package.json") },
-    Template { path: "README.md", contents: include_str!("../../templates/js/README.md") },
+    Template {
+        path: "app.js",
+        contents: include_str!("../../templates/js/app.js"),
+    },
+    Template {
+        path: "package.json",
+        contents: include_str!("../../templates/js/package.json"),
+    },
+    Template {
+        path: "README.md",
+        contents: include_str!("../../templates/js/README.md"),
+    },
 ];
 
 pub(crate) fn run(args: NewArgs) -> Result<(), CliError> {
     validate_name(&args.name)?;
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
-    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(CliError::Usage(format!("{} already exists and is not empty; choose another --dir", dir.display())));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(CliError::Usage(format!(
+            "{} already exists and is not empty; choose another --dir",
+            dir.display()
+        )));
     }
     let tool_name = args.name.replace('-', "_");
     let sdk_dependency = sdk_dependency(args.sdk_path.as_deref());
@@ -63,13 +103,19 @@ pub(crate) fn run(args: NewArgs) -> Result<(), CliError> {
         Lang::Python => PYTHON,
         Lang::Js => JS,
     };
-    let io = |path: &Path, e: std::io::Error| CliError::Failed(format!("writing {}: {e}", path.display()));
+    let io = |path: &Path, e: std::io::Error| {
+        CliError::Failed(format!("writing {}: {e}", path.display()))
+    };
     for template in templates {
         let target = dir.join(template.path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
-        let contents = vars.iter().fold(template.contents.to_string(), |text, (key, value)| text.replace(key, value));
+        let contents = vars
+            .iter()
+            .fold(template.contents.to_string(), |text, (key, value)| {
+                text.replace(key, value)
+            });
         std::fs::write(&target, contents).map_err(|e| io(&target, e))?;
     }
     if args.lang != Lang::Rust {
@@ -77,7 +123,11 @@ pub(crate) fn run(args: NewArgs) -> Result<(), CliError> {
         let wit = dir.join("wit");
         crate::wit_files::write_to(&wit).map_err(|e| io(&wit, e))?;
     }
-    println!("Created {} tool `{tool_name}` in {}", lang_name(args.lang), dir.display());
+    println!(
+        "Created {} tool `{tool_name}` in {}",
+        lang_name(args.lang),
+        dir.display()
+    );
     println!("Next: cd {} && corral tool build", dir.display());
     Ok(())
 }
@@ -97,7 +147,8 @@ fn validate_name(name: &str) -> Result<(), CliError> {
         && b[0].is_ascii_lowercase()
         && !name.ends_with('-')
         && !name.contains("--")
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
     if ok {
         Ok(())
     } else {
@@ -113,7 +164,10 @@ fn sdk_dependency(explicit: Option<&Path>) -> String {
         bundled.join("Cargo.toml").is_file().then_some(bundled)
     });
     match local.and_then(|p| std::fs::canonicalize(p).ok()) {
-        Some(path) => format!("corral-plugin-sdk = {{ path = {:?} }}", path.display().to_string()),
+        Some(path) => format!(
+            "corral-plugin-sdk = {{ path = {:?} }}",
+            path.display().to_string()
+        ),
         None => format!("corral-plugin-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
     }
 }
@@ -135,7 +189,12 @@ mod tests {
     fn scaffolds_refuse_to_overwrite() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("keep.txt"), "x").unwrap();
-        let args = NewArgs { name: "t".into(), lang: Lang::Rust, dir: Some(tmp.path().to_path_buf()), sdk_path: None };
+        let args = NewArgs {
+            name: "t".into(),
+            lang: Lang::Rust,
+            dir: Some(tmp.path().to_path_buf()),
+            sdk_path: None,
+        };
         assert_eq!(run(args).unwrap_err().exit_code(), 2);
     }
 }

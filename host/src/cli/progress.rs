@@ -12,7 +12,10 @@ pub(crate) struct CompileSpinner {
 impl CompileSpinner {
     pub(crate) fn new(file_name: &str, size: usize) -> Self {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         let message = format!(
             "Compiling {file_name} ({:.1} MB) to native code; cached after the first time",
             size as f64 / 1_000_000.0

@@ -53,7 +53,10 @@ impl CompileCache {
         // The compatibility hash covers the wasmtime version and every code-shaping setting.
         // `DefaultHasher` may change between Rust releases: that only costs a recompile.
         let engine_tag = format!("engine-{:016x}", hasher.finish());
-        Self { dir: dir.into(), engine_tag }
+        Self {
+            dir: dir.into(),
+            engine_tag,
+        }
     }
 
     /// The directory holding the compiled artifacts.
@@ -67,7 +70,8 @@ impl CompileCache {
     }
 
     fn artifact_path(&self, content_hash: &str) -> PathBuf {
-        self.dir.join(format!("{content_hash}-{}.cwasm", self.engine_tag))
+        self.dir
+            .join(format!("{content_hash}-{}.cwasm", self.engine_tag))
     }
 
     /// True when `bytes` has already been compiled for this engine.
@@ -103,10 +107,15 @@ impl CompileCache {
         }
 
         before_compile();
-        let compiled = engine.precompile_component(bytes).map_err(CacheError::Compile)?;
+        let compiled = engine
+            .precompile_component(bytes)
+            .map_err(CacheError::Compile)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io(&self.dir))?;
         tmp.write_all(&compiled).map_err(io(tmp.path()))?;
-        tmp.persist(&artifact).map_err(|e| CacheError::Io { path: artifact.clone(), source: e.error })?;
+        tmp.persist(&artifact).map_err(|e| CacheError::Io {
+            path: artifact.clone(),
+            source: e.error,
+        })?;
         let component = self
             .try_deserialize(engine, &artifact)
             .ok_or_else(|| CacheError::Io {

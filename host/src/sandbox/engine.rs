@@ -25,7 +25,10 @@ pub struct PoolSizes {
 
 impl Default for PoolSizes {
     fn default() -> Self {
-        Self { concurrent_instances: DEFAULT_CONCURRENT_INSTANCES, keep_resident_bytes: 2 << 20 }
+        Self {
+            concurrent_instances: DEFAULT_CONCURRENT_INSTANCES,
+            keep_resident_bytes: 2 << 20,
+        }
     }
 }
 

@@ -6,8 +6,9 @@
 use super::limiter::CallLimiter;
 use super::stdio::CapturedOutput;
 use crate::capabilities::{
-    CompiledGrants, config::ConfigCtx, config::ConfigView, database::DatabaseCtx, database::DatabaseView,
-    http::HttpCtx, log::LogCtx, log::LogView, storage::StorageCtx, storage::StorageView,
+    CompiledGrants, config::ConfigCtx, config::ConfigView, database::DatabaseCtx,
+    database::DatabaseView, http::HttpCtx, log::LogCtx, log::LogView, storage::StorageCtx,
+    storage::StorageView,
 };
 use std::path::Path;
 use wasmtime::component::ResourceTable;
@@ -44,16 +45,23 @@ impl HostState {
             wasi: locked_down_wasi(&stdout, &stderr),
             table: ResourceTable::new(),
             http_ctx: WasiHttpCtx::new(),
-            http: grants.http.clone().map_or_else(HttpCtx::denied, HttpCtx::granted),
+            http: grants
+                .http
+                .clone()
+                .map_or_else(HttpCtx::denied, HttpCtx::granted),
             log: LogCtx::new(tool, call_id),
             config: grants
                 .config
                 .as_ref()
-                .map_or_else(ConfigCtx::denied, |values| ConfigCtx::granted((**values).clone())),
+                .map_or_else(ConfigCtx::denied, |values| {
+                    ConfigCtx::granted((**values).clone())
+                }),
             storage: grants
                 .storage
                 .clone()
-                .map_or_else(StorageCtx::denied, |grant| StorageCtx::granted(buckets_dir, grant)),
+                .map_or_else(StorageCtx::denied, |grant| {
+                    StorageCtx::granted(buckets_dir, grant)
+                }),
             database: DatabaseCtx::denied(),
             limiter: CallLimiter::new(memory_budget),
             stdout,
@@ -93,12 +101,19 @@ fn locked_down_wasi(stdout: &CapturedOutput, stderr: &CapturedOutput) -> WasiCtx
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http_ctx, table: &mut self.table, hooks: &mut self.http }
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
+        }
     }
 }

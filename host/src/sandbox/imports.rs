@@ -33,20 +33,27 @@ pub enum Capability {
 impl Capability {
     /// Whether this import needs an operator grant to do anything.
     pub fn needs_grant(self) -> bool {
-        matches!(self, Self::Config | Self::Storage | Self::Database | Self::Http)
+        matches!(
+            self,
+            Self::Config | Self::Storage | Self::Database | Self::Http
+        )
     }
 
     /// What it means for an operator.
     pub fn explanation(self) -> &'static str {
         match self {
             Self::Log => "writes to the server log (always allowed)",
-            Self::Config => "reads the operator's values and secrets for the assignment (granted by setting them)",
+            Self::Config => {
+                "reads the operator's values and secrets for the assignment (granted by setting them)"
+            }
             Self::Storage => "reads and writes objects in the granted storage bucket",
             Self::Database => "runs SQL in the granted schemas and tables",
             Self::Http => "makes outgoing HTTP requests to the granted hosts",
             Self::Filesystem => "WASI filesystem: linked, but no directory is available",
             Self::Sockets => "WASI sockets: linked, but every socket is refused",
-            Self::Cli => "WASI environment, arguments and stdio: empty, with output captured to the log",
+            Self::Cli => {
+                "WASI environment, arguments and stdio: empty, with output captured to the log"
+            }
             Self::ClocksAndRandom => "clocks and random numbers",
             Self::HttpTypes => "WASI HTTP types only (no requests without the outgoing handler)",
         }
@@ -67,7 +74,10 @@ pub fn list_imports(engine: &Engine, component: &Component) -> Vec<Import> {
     let mut imports: Vec<Import> = component
         .component_type()
         .imports(engine)
-        .map(|(name, _)| Import { name: name.to_string(), capability: capability_of(name) })
+        .map(|(name, _)| Import {
+            name: name.to_string(),
+            capability: capability_of(name),
+        })
         .collect();
     imports.sort_by(|a, b| a.name.cmp(&b.name));
     imports
@@ -106,11 +116,26 @@ mod tests {
 
     #[test]
     fn interface_names_map_to_capabilities() {
-        assert_eq!(capability_of("wasi:http/outgoing-handler@0.2.6"), Some(Capability::Http));
-        assert_eq!(capability_of("wasi:http/types@0.2.12"), Some(Capability::HttpTypes));
-        assert_eq!(capability_of("corral:tool/storage@0.1.0"), Some(Capability::Storage));
-        assert_eq!(capability_of("wasi:filesystem/preopens@0.2.9"), Some(Capability::Filesystem));
-        assert_eq!(capability_of("wasi:cli/environment@0.2.0"), Some(Capability::Cli));
+        assert_eq!(
+            capability_of("wasi:http/outgoing-handler@0.2.6"),
+            Some(Capability::Http)
+        );
+        assert_eq!(
+            capability_of("wasi:http/types@0.2.12"),
+            Some(Capability::HttpTypes)
+        );
+        assert_eq!(
+            capability_of("corral:tool/storage@0.1.0"),
+            Some(Capability::Storage)
+        );
+        assert_eq!(
+            capability_of("wasi:filesystem/preopens@0.2.9"),
+            Some(Capability::Filesystem)
+        );
+        assert_eq!(
+            capability_of("wasi:cli/environment@0.2.0"),
+            Some(Capability::Cli)
+        );
         assert_eq!(capability_of("example:other/thing"), None);
     }
 }

@@ -27,7 +27,12 @@ const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 impl CallLimiter {
     /// A limiter allowing `budget` bytes of linear memory in total.
     pub fn new(budget: u64) -> Self {
-        Self { budget: usize::try_from(budget).unwrap_or(usize::MAX), used: 0, peak: 0, refused: false }
+        Self {
+            budget: usize::try_from(budget).unwrap_or(usize::MAX),
+            used: 0,
+            peak: 0,
+            refused: false,
+        }
     }
 
     /// True once a growth was refused for lack of budget.
@@ -42,7 +47,12 @@ impl CallLimiter {
 }
 
 impl ResourceLimiter for CallLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let extra = desired.saturating_sub(current);
         if self.used.saturating_add(extra) > self.budget {
             self.refused = true;
@@ -53,7 +63,12 @@ impl ResourceLimiter for CallLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
@@ -78,7 +93,10 @@ mod tests {
     fn the_budget_is_shared_by_all_memories() {
         let mut limiter = CallLimiter::new(100);
         assert!(limiter.memory_growing(0, 60, None).unwrap());
-        assert!(!limiter.memory_growing(0, 50, None).unwrap(), "a second memory shares the budget");
+        assert!(
+            !limiter.memory_growing(0, 50, None).unwrap(),
+            "a second memory shares the budget"
+        );
         assert!(limiter.refused());
         assert!(limiter.memory_growing(0, 40, None).unwrap());
         assert_eq!(limiter.peak(), 100);

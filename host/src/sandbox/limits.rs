@@ -90,15 +90,27 @@ impl LimitOverrides {
     /// not discovered on the first call.
     pub fn validate(&self, ceilings: &Ceilings) -> Result<(), LimitError> {
         let checks = [
-            ("memory_mib", self.memory_mib, ceilings.memory_bytes / (1024 * 1024)),
-            ("timeout_ms", self.timeout_ms, ceilings.timeout.as_millis() as u64),
+            (
+                "memory_mib",
+                self.memory_mib,
+                ceilings.memory_bytes / (1024 * 1024),
+            ),
+            (
+                "timeout_ms",
+                self.timeout_ms,
+                ceilings.timeout.as_millis() as u64,
+            ),
             ("output_kib", self.output_kib, ceilings.output_bytes / 1024),
         ];
         for (name, value, ceiling) in checks {
             match value {
                 Some(0) => return Err(LimitError::Zero(name)),
                 Some(value) if value > ceiling => {
-                    return Err(LimitError::AboveCeiling { name, value, ceiling });
+                    return Err(LimitError::AboveCeiling {
+                        name,
+                        value,
+                        ceiling,
+                    });
                 }
                 _ => {}
             }
@@ -144,24 +156,49 @@ mod tests {
     fn overrides_apply_and_are_clamped() {
         let ceilings = Ceilings::default();
         let limits = Limits::with_overrides(
-            &LimitOverrides { memory_mib: Some(128), timeout_ms: Some(500), output_kib: None },
+            &LimitOverrides {
+                memory_mib: Some(128),
+                timeout_ms: Some(500),
+                output_kib: None,
+            },
             &ceilings,
         );
         assert_eq!(limits.memory_bytes, 128 << 20);
         assert_eq!(limits.timeout, Duration::from_millis(500));
         assert_eq!(limits.output_bytes, 1 << 20);
 
-        let huge = LimitOverrides { memory_mib: Some(1 << 40), ..Default::default() };
-        assert_eq!(Limits::with_overrides(&huge, &ceilings).memory_bytes, ceilings.memory_bytes);
+        let huge = LimitOverrides {
+            memory_mib: Some(1 << 40),
+            ..Default::default()
+        };
+        assert_eq!(
+            Limits::with_overrides(&huge, &ceilings).memory_bytes,
+            ceilings.memory_bytes
+        );
     }
 
     #[test]
     fn validation_refuses_zero_and_values_above_the_ceiling() {
         let ceilings = Ceilings::default();
-        let zero = LimitOverrides { timeout_ms: Some(0), ..Default::default() };
-        assert_eq!(zero.validate(&ceilings), Err(LimitError::Zero("timeout_ms")));
-        let big = LimitOverrides { memory_mib: Some(4096), ..Default::default() };
-        assert!(matches!(big.validate(&ceilings), Err(LimitError::AboveCeiling { name: "memory_mib", .. })));
+        let zero = LimitOverrides {
+            timeout_ms: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            zero.validate(&ceilings),
+            Err(LimitError::Zero("timeout_ms"))
+        );
+        let big = LimitOverrides {
+            memory_mib: Some(4096),
+            ..Default::default()
+        };
+        assert!(matches!(
+            big.validate(&ceilings),
+            Err(LimitError::AboveCeiling {
+                name: "memory_mib",
+                ..
+            })
+        ));
         assert_eq!(LimitOverrides::default().validate(&ceilings), Ok(()));
     }
 }

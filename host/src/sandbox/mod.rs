@@ -102,7 +102,10 @@ impl std::fmt::Debug for LoadedComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedComponent")
             .field("content_hash", &self.content_hash)
-            .field("tools", &self.descriptors.iter().map(|d| &d.name).collect::<Vec<_>>())
+            .field(
+                "tools",
+                &self.descriptors.iter().map(|d| &d.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -187,19 +190,28 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("config", &self.config).finish()
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
 impl Sandbox {
     /// Creates the engine, starts its epoch ticker and links every capability.
     pub fn new(config: SandboxConfig) -> Result<Self, SandboxError> {
-        let engine = engine::build_engine(&config.ceilings, &config.pool).map_err(SandboxError::Engine)?;
+        let engine =
+            engine::build_engine(&config.ceilings, &config.pool).map_err(SandboxError::Engine)?;
         engine::spawn_epoch_ticker(engine.weak()).map_err(|e| SandboxError::Engine(e.into()))?;
         let linker = build_linker(&engine).map_err(SandboxError::Link)?;
         let cache = CompileCache::new(&config.cache_dir, &engine);
         let slots = Semaphore::new(config.pool.concurrent_instances as usize);
-        Ok(Self { engine, linker, cache, config, slots })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            config,
+            slots,
+        })
     }
 
     /// The engine, e.g. for benchmarks that compare against bare wasmtime.
@@ -227,15 +239,23 @@ impl Sandbox {
     ) -> Result<(LoadedComponent, CacheOutcome), SandboxError> {
         let (engine, cache, owned) = (self.engine.clone(), self.cache.clone(), bytes.to_vec());
         // Compiling is CPU-bound for seconds: keep it off the async workers.
-        let (component, outcome) = tokio::task::spawn_blocking(move || cache.load(&engine, &owned, on_compile))
-            .await
-            .map_err(|e| SandboxError::Join(e.to_string()))??;
+        let (component, outcome) =
+            tokio::task::spawn_blocking(move || cache.load(&engine, &owned, on_compile))
+                .await
+                .map_err(|e| SandboxError::Join(e.to_string()))??;
         let loaded = self.prepare(&component, bytes).await?;
         Ok((loaded, outcome))
     }
 
-    async fn prepare(&self, component: &Component, bytes: &[u8]) -> Result<LoadedComponent, SandboxError> {
-        let instance_pre = self.linker.instantiate_pre(component).map_err(SandboxError::Link)?;
+    async fn prepare(
+        &self,
+        component: &Component,
+        bytes: &[u8],
+    ) -> Result<LoadedComponent, SandboxError> {
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(SandboxError::Link)?;
         let pre = ToolPluginPre::new(instance_pre).map_err(SandboxError::NotATool)?;
         let imports = imports::list_imports(&self.engine, component);
         let mut loaded = LoadedComponent {
@@ -245,18 +265,29 @@ impl Sandbox {
             content_hash: CompileCache::content_hash(bytes),
             size: bytes.len(),
         };
-        let described = self.describe(&loaded).await.map_err(SandboxError::Describe)?;
+        let described = self
+            .describe(&loaded)
+            .await
+            .map_err(SandboxError::Describe)?;
         loaded.descriptors = Arc::new(parse_descriptors(described)?);
         Ok(loaded)
     }
 
-    async fn describe(&self, component: &LoadedComponent) -> Result<Vec<wit::ToolDescriptor>, ToolFailure> {
+    async fn describe(
+        &self,
+        component: &LoadedComponent,
+    ) -> Result<Vec<wit::ToolDescriptor>, ToolFailure> {
         let grants = CompiledGrants::default();
         let limits = Limits::default();
         let (result, _) = self
-            .run(component, "describe", "describe", &grants, limits, async |store, tool| {
-                tool.corral_tool_tool().call_describe(store).await.map(Ok)
-            })
+            .run(
+                component,
+                "describe",
+                "describe",
+                &grants,
+                limits,
+                async |store, tool| tool.corral_tool_tool().call_describe(store).await.map(Ok),
+            )
             .await;
         result
     }
@@ -269,12 +300,19 @@ impl Sandbox {
             assignment_id: call.assignment_id.map(str::to_string),
         };
         let (result, stats) = self
-            .run(component, call.tool, call.call_id, call.grants, call.limits, async |store, tool| {
-                tool.corral_tool_tool()
-                    .call_invoke(store, call.tool, call.arguments, &context)
-                    .await
-                    .map(|r| r.map_err(guest_failure))
-            })
+            .run(
+                component,
+                call.tool,
+                call.call_id,
+                call.grants,
+                call.limits,
+                async |store, tool| {
+                    tool.corral_tool_tool()
+                        .call_invoke(store, call.tool, call.arguments, &context)
+                        .await
+                        .map(|r| r.map_err(guest_failure))
+                },
+            )
             .await;
         let result = result.and_then(|json| {
             if json.len() as u64 > call.limits.output_bytes {
@@ -288,7 +326,10 @@ impl Sandbox {
                 ));
             }
             serde_json::from_str(&json).map_err(|e| {
-                ToolFailure::new(FailureKind::Failed, format!("the tool returned invalid JSON: {e}"))
+                ToolFailure::new(
+                    FailureKind::Failed,
+                    format!("the tool returned invalid JSON: {e}"),
+                )
             })
         });
         Invocation { result, stats }
@@ -303,13 +344,28 @@ impl Sandbox {
         call_id: &str,
         grants: &CompiledGrants,
         limits: Limits,
-        body: impl AsyncFnOnce(&mut Store<HostState>, &ToolPlugin) -> wasmtime::Result<Result<R, ToolFailure>>,
+        body: impl AsyncFnOnce(
+            &mut Store<HostState>,
+            &ToolPlugin,
+        ) -> wasmtime::Result<Result<R, ToolFailure>>,
     ) -> (Result<R, ToolFailure>, CallStats) {
         let started = Instant::now();
         let Ok(_slot) = self.slots.acquire().await else {
-            return (Err(ToolFailure::new(FailureKind::Unavailable, "the sandbox is shutting down")), CallStats::default());
+            return (
+                Err(ToolFailure::new(
+                    FailureKind::Unavailable,
+                    "the sandbox is shutting down",
+                )),
+                CallStats::default(),
+            );
         };
-        let state = HostState::new(tool, call_id, grants, &self.config.buckets_dir, limits.memory_bytes);
+        let state = HostState::new(
+            tool,
+            call_id,
+            grants,
+            &self.config.buckets_dir,
+            limits.memory_bytes,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
@@ -317,7 +373,11 @@ impl Sandbox {
 
         let outcome = {
             let run = async {
-                let instance = component.pre.instantiate_async(&mut store).await.map_err(RunError::Instantiate)?;
+                let instance = component
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(RunError::Instantiate)?;
                 body(&mut store, &instance).await.map_err(RunError::Trapped)
             };
             // The epoch deadline stops guest code; this timeout also covers a guest blocked in a
@@ -338,7 +398,12 @@ impl Sandbox {
             duration: started.elapsed(),
             peak_memory_bytes: state.limiter.peak(),
             http_requests: state.http.requests(),
-            http_refusals: state.http.refusals().iter().map(ToString::to_string).collect(),
+            http_refusals: state
+                .http
+                .refusals()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         };
         (result, stats)
     }
@@ -364,7 +429,9 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     Ok(linker)
 }
 
-fn parse_descriptors(described: Vec<wit::ToolDescriptor>) -> Result<Vec<ToolDescriptor>, SandboxError> {
+fn parse_descriptors(
+    described: Vec<wit::ToolDescriptor>,
+) -> Result<Vec<ToolDescriptor>, SandboxError> {
     let mut seen = std::collections::HashSet::new();
     described
         .into_iter()
@@ -402,7 +469,8 @@ fn parse_descriptors(described: Vec<wit::ToolDescriptor>) -> Result<Vec<ToolDesc
 }
 
 fn parse_schema(text: &str) -> Result<serde_json::Value, String> {
-    let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let schema: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     jsonschema::meta::validate(&schema).map_err(|e| format!("not a valid JSON Schema: {e}"))?;
     Ok(schema)
 }
@@ -412,7 +480,9 @@ fn is_snake_case(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 64
         && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 fn guest_failure(error: wit::ToolError) -> ToolFailure {
@@ -425,11 +495,18 @@ fn guest_failure(error: wit::ToolError) -> ToolFailure {
 }
 
 fn memory_message(limits: Limits) -> String {
-    format!("the tool exceeded its memory limit of {} MiB", limits.memory_bytes / (1024 * 1024))
+    format!(
+        "the tool exceeded its memory limit of {} MiB",
+        limits.memory_bytes / (1024 * 1024)
+    )
 }
 
 /// A guest that reported an error itself may have been pushed into it by a host refusal; say so.
-fn annotate_guest_failure(mut failure: ToolFailure, state: &HostState, limits: Limits) -> ToolFailure {
+fn annotate_guest_failure(
+    mut failure: ToolFailure,
+    state: &HostState,
+    limits: Limits,
+) -> ToolFailure {
     if state.limiter.refused() {
         failure.message = format!("{} ({})", failure.message, memory_message(limits));
     }
@@ -443,14 +520,23 @@ fn instantiate_failure(error: wasmtime::Error, state: &HostState, limits: Limits
     if state.limiter.refused() {
         return ToolFailure::new(FailureKind::MemoryLimit, memory_message(limits));
     }
-    tracing::warn!(error = format!("{error:#}"), "instantiating a tool component failed");
-    ToolFailure::new(FailureKind::Unavailable, format!("the tool could not be started: {error:#}"))
+    tracing::warn!(
+        error = format!("{error:#}"),
+        "instantiating a tool component failed"
+    );
+    ToolFailure::new(
+        FailureKind::Unavailable,
+        format!("the tool could not be started: {error:#}"),
+    )
 }
 
 fn timeout_failure(limits: Limits) -> ToolFailure {
     ToolFailure::new(
         FailureKind::Timeout,
-        format!("the tool did not finish within its time limit of {} ms and was stopped", limits.timeout.as_millis()),
+        format!(
+            "the tool did not finish within its time limit of {} ms and was stopped",
+            limits.timeout.as_millis()
+        ),
     )
 }
 
@@ -463,7 +549,10 @@ fn trap_failure(error: wasmtime::Error, state: &HostState, limits: Limits) -> To
         return ToolFailure::new(FailureKind::MemoryLimit, memory_message(limits));
     }
     if trap == Some(Trap::StackOverflow) {
-        return ToolFailure::new(FailureKind::Crashed, "the tool crashed: stack overflow (recursion too deep)");
+        return ToolFailure::new(
+            FailureKind::Crashed,
+            "the tool crashed: stack overflow (recursion too deep)",
+        );
     }
     if trap == Some(Trap::MemoryOutOfBounds) {
         // Languages compiled to wasm keep their own stack in linear memory; when deep
@@ -495,7 +584,10 @@ fn flush_output(state: &mut HostState) {
             state.log.emit(level, line);
         }
         if dropped > 0 {
-            state.log.emit(Level::Warn, &format!("({dropped} more bytes of output were dropped)"));
+            state.log.emit(
+                Level::Warn,
+                &format!("({dropped} more bytes of output were dropped)"),
+            );
         }
     }
 }
@@ -516,7 +608,10 @@ mod tests {
     #[test]
     fn panic_messages_are_extracted() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nhostile guest panicked on purpose\nnote: run with `RUST_BACKTRACE=1`";
-        assert_eq!(panic_message(stderr).as_deref(), Some("hostile guest panicked on purpose"));
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("hostile guest panicked on purpose")
+        );
         assert_eq!(panic_message("nothing"), None);
     }
 }
