@@ -234,3 +234,106 @@ async fn http_without_a_grant_is_refused() {
         failure.message
     );
 }
+
+fn http_get_with(hosts: &[&str], private_hosts: &[&str]) -> AssignmentSpec {
+    let mut grant = corral::capabilities::http::HttpGrant::to_hosts(hosts.iter().copied());
+    grant.private_hosts = private_hosts.iter().map(|s| s.to_string()).collect();
+    AssignmentSpec {
+        grants: corral::capabilities::Grants {
+            http: Some(grant),
+            storage: None,
+        },
+        ..assign("http_get")
+    }
+}
+
+#[tokio::test]
+async fn http_to_a_host_that_was_not_granted_is_refused() {
+    let host = host().await;
+    let toolset = host.toolset([
+        http_get_with(&["api.example.com"], &[]),
+        assign("print_stdout"),
+        assign("add"),
+    ]);
+    let failure = contained(
+        &host,
+        &toolset,
+        "http_get",
+        json!({"url": "http://evil.example.net/steal"}),
+    )
+    .await;
+    assert!(
+        failure
+            .message
+            .contains("evil.example.net:80 refused: the host is not in this tool's allowed hosts"),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn http_to_loopback_is_refused() {
+    let host = host().await;
+    let toolset = host.toolset([
+        http_get_with(&["*"], &[]),
+        assign("print_stdout"),
+        assign("add"),
+    ]);
+    let failure = contained(
+        &host,
+        &toolset,
+        "http_get",
+        json!({"url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    assert!(
+        failure.message.contains("127.0.0.1, a loopback address"),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn http_to_cloud_metadata_is_refused() {
+    let host = host().await;
+    let toolset = host.toolset([
+        http_get_with(&["*"], &[]),
+        assign("print_stdout"),
+        assign("add"),
+    ]);
+    let failure = contained(
+        &host,
+        &toolset,
+        "http_get",
+        json!({"url": "http://169.254.169.254/latest/meta-data/iam"}),
+    )
+    .await;
+    assert!(
+        failure
+            .message
+            .contains("169.254.169.254, a cloud metadata address"),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_private_address_is_refused() {
+    let server = corral_tests::http_server::TestServer::start().await;
+    let host = host().await;
+    let toolset = host.toolset([
+        http_get_with(&["*"], &[&server.authority()]),
+        assign("print_stdout"),
+        assign("add"),
+    ]);
+    let url = server.url("/redirect?to=http://192.168.1.1/admin");
+    let failure = contained(&host, &toolset, "http_get", json!({"url": url})).await;
+    assert!(
+        failure
+            .message
+            .contains("192.168.1.1, a private-network address"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(server.hits(), 1, "only the first hop reached a server");
+}

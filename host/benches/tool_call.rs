@@ -52,6 +52,7 @@ fn boundary_for(
     sandbox: &Arc<Sandbox>,
     path: &Path,
     tool: &str,
+    config: &[(&str, &str)],
 ) -> (Boundary, Toolset) {
     let bytes = std::fs::read(path).expect("component");
     let (component, _) = rt.block_on(sandbox.load(&bytes, || {})).expect("load");
@@ -61,6 +62,10 @@ fn boundary_for(
         id: "bench".into(),
         tool_name: tool.into(),
         config_override: serde_json::json!({}),
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..Default::default()
     };
     let mut toolset = Toolset::new();
@@ -123,7 +128,7 @@ fn rust_tool(c: &mut Criterion) {
         assignment_id: None,
     };
 
-    let (boundary, toolset) = boundary_for(&rt, &sandbox, Path::new(artifacts::ECHO), "add");
+    let (boundary, toolset) = boundary_for(&rt, &sandbox, Path::new(artifacts::ECHO), "add", &[]);
 
     let mut group = c.benchmark_group("rust_add");
     group.bench_function("bare_wasmtime", |b| {
@@ -168,16 +173,27 @@ fn polyglot_tools(c: &mut Criterion) {
     let sandbox = sandbox();
     let mut group = c.benchmark_group("polyglot");
     group.sample_size(30);
-    for (file, tool, args) in [
+    // `greet` is the trivial Python tool (one config read, one f-string): the counterpart of
+    // the Rust `add`. `word_stats` does real work (Counter, sorting) on a short text.
+    let prefix: &[(&str, &str)] = &[("greeting_prefix", "Howdy")];
+    for (file, tool, args, config) in [
+        (
+            "word_stats.wasm",
+            "greet",
+            serde_json::json!({"name": "Ada"}),
+            prefix,
+        ),
         (
             "word_stats.wasm",
             "word_stats",
             serde_json::json!({"text": "the cat and the hat"}),
+            &[],
         ),
         (
             "unit_convert.wasm",
             "convert_length",
             serde_json::json!({"value": 1, "from": "m", "to": "cm"}),
+            &[],
         ),
     ] {
         let path = dir.join(file);
@@ -188,7 +204,7 @@ fn polyglot_tools(c: &mut Criterion) {
             );
             continue;
         }
-        let (boundary, toolset) = boundary_for(&rt, &sandbox, &path, tool);
+        let (boundary, toolset) = boundary_for(&rt, &sandbox, &path, tool, config);
         group.bench_function(format!("boundary_{tool}"), |b| {
             b.to_async(&rt)
                 .iter(|| through_boundary(&boundary, &toolset, tool, args.clone()))

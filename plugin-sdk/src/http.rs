@@ -95,7 +95,9 @@ impl From<HttpError> for ToolError {
     }
 }
 
+/// Turns a `wasi:http` error code into a message a model (and a person) can act on.
 fn error_code(code: ErrorCode) -> HttpError {
+    let failed = |why: &str| HttpError::Failed(why.to_string());
     match code {
         ErrorCode::HttpRequestDenied => {
             HttpError::Refused("the destination is not granted to this tool".into())
@@ -106,11 +108,28 @@ fn error_code(code: ErrorCode) -> HttpError {
         ErrorCode::HttpResponseBodySize(limit) => {
             HttpError::TooLarge(limit.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         }
-        ErrorCode::DnsError(_) => HttpError::Failed("the host name did not resolve".into()),
-        ErrorCode::ConnectionRefused => HttpError::Failed("connection refused".into()),
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
-            HttpError::Failed("timed out".into())
+        ErrorCode::DnsTimeout | ErrorCode::DnsError(_) => failed("the host name did not resolve"),
+        ErrorCode::DestinationNotFound | ErrorCode::DestinationUnavailable => {
+            failed("the destination is unavailable")
         }
+        ErrorCode::DestinationIpUnroutable => failed("the destination address is unreachable"),
+        ErrorCode::ConnectionRefused => failed("connection refused"),
+        ErrorCode::ConnectionTerminated => failed("the connection was closed early"),
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => failed("timed out"),
+        ErrorCode::ConnectionLimitReached => failed("too many connections"),
+        ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
+            failed("TLS handshake failed")
+        }
+        ErrorCode::TlsCertificateError => failed("the server's TLS certificate is not valid"),
+        ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpRequestUriTooLong => {
+            failed("the URL was rejected")
+        }
+        ErrorCode::HttpResponseIncomplete => failed("the response was cut short"),
+        ErrorCode::HttpProtocolError => failed("the server broke the HTTP protocol"),
+        ErrorCode::InternalError(Some(why)) => HttpError::Failed(why),
         other => HttpError::Failed(format!("{other:?}")),
     }
 }
@@ -421,6 +440,26 @@ mod tests {
         for bad in ["ftp://x", "x.com", "http://", "http://user@x/"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn error_codes_read_well() {
+        assert_eq!(
+            error_code(ErrorCode::HttpRequestDenied).to_string(),
+            "the host refused this request: the destination is not granted to this tool"
+        );
+        assert!(matches!(
+            ToolError::from(error_code(ErrorCode::DestinationIpProhibited)),
+            ToolError::Denied(_)
+        ));
+        assert_eq!(
+            error_code(ErrorCode::InternalError(Some("boom".into()))).to_string(),
+            "HTTP request failed: boom"
+        );
+        assert_eq!(
+            error_code(ErrorCode::ConnectionRefused).to_string(),
+            "HTTP request failed: connection refused"
+        );
     }
 
     #[test]

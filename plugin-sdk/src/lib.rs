@@ -4,6 +4,16 @@
 //! a function. [`export_tools!`] turns a list of them into a WebAssembly component that the
 //! Corral host can run in its sandbox. Build with `cargo build --release --target wasm32-wasip2`.
 //!
+//! # Layout
+//! - [`Tool`], [`ToolError`], [`Context`], [`export_tools!`]: defining tools;
+//! - [`log`], [`config`], [`storage`], [`http`], [`database`]: the host capabilities, each
+//!   denied unless the operator grants it for the tool assignment;
+//! - [`testing`]: calling tools natively in unit tests;
+//! - [`prelude`]: what a tool file usually imports; `serde`, `serde_json` and `schemars` are
+//!   re-exported so their versions match the SDK's.
+//!
+//! # Example
+//!
 //! ```
 //! use corral_plugin_sdk::prelude::*;
 //!
@@ -28,15 +38,11 @@
 //!     assert_eq!(testing::call(&tools, "add", json!({"a": 1, "b": 2})).unwrap(), json!({"sum": 3.0}));
 //!     let schema = testing::input_schema(&tools, "add").unwrap();
 //!     assert_eq!(schema["properties"]["a"]["description"], "The first number.");
+//!     assert_eq!(schema["required"], json!(["a", "b"]));
 //!     assert!(matches!(testing::call(&tools, "add", json!({"a": "x"})), Err(ToolError::InvalidArguments(_))));
+//!     assert!(matches!(testing::call(&tools, "sub", json!({})), Err(ToolError::NotFound(_))));
 //! }
 //! ```
-//!
-//! # Layout
-//! - [`Tool`], [`ToolError`], [`Context`], [`export_tools!`]: defining tools;
-//! - [`log`], [`config`], [`storage`], [`http`], [`database`]: the host capabilities, each
-//!   denied unless the operator grants it for the tool assignment;
-//! - [`testing`]: calling tools natively in unit tests.
 
 extern crate self as corral_plugin_sdk;
 
@@ -170,6 +176,49 @@ mod tests {
             testing::call(&tools(), "nope", json!({})),
             Err(ToolError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn invoke_reports_unknown_tools_and_bad_json_as_wit_errors() {
+        use crate::__private::{CallContext, WitToolError, invoke};
+        let context = || CallContext {
+            call_id: "c1".into(),
+            run_id: None,
+            assignment_id: Some("a1".into()),
+        };
+        assert_eq!(
+            invoke(&tools(), "greet", r#"{"name":"x"}"#, context()).unwrap(),
+            r#"{"call":"c1","text":"hi x"}"#
+        );
+        assert!(matches!(
+            invoke(&tools(), "nope", "{}", context()),
+            Err(WitToolError::NotFound(m)) if m.contains("nope")
+        ));
+        assert!(matches!(
+            invoke(&tools(), "greet", "{not json", context()),
+            Err(WitToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            invoke(&tools(), "greet", r#"{"name":"x","extra":1}"#, context()),
+            Err(WitToolError::InvalidArguments(m)) if m.contains("extra")
+        ));
+    }
+
+    #[test]
+    fn output_schema_is_optional_and_derived() {
+        #[derive(Serialize, JsonSchema)]
+        struct Out {
+            /// The greeting.
+            text: String,
+        }
+        let described = crate::__private::describe(&[
+            Tool::new("plain", "No output schema.", greet),
+            Tool::new("typed", "With one.", greet).output_schema::<Out>(),
+        ]);
+        assert!(described[0].output_schema.is_none());
+        let schema: serde_json::Value =
+            serde_json::from_str(described[1].output_schema.as_deref().unwrap()).unwrap();
+        assert_eq!(schema["properties"]["text"]["description"], "The greeting.");
     }
 
     #[test]

@@ -42,11 +42,20 @@ fn fetch_page(args: FetchArgs, _ctx: &Context) -> Result<Page, ToolError> {
         }
         text.truncate(end);
     }
-    Ok(Page { status: response.status, content_type: response.header("content-type").map(str::to_string), body: text, truncated })
+    Ok(Page {
+        status: response.status,
+        content_type: response.header("content-type").map(str::to_string),
+        body: text,
+        truncated,
+    })
 }
 
 corral_plugin_sdk::export_tools![
-    Tool::new("fetch_page", "Fetches a web page by URL and returns its status, content type and text.", fetch_page)
-        .output_schema::<Page>()
-        .tool_type("http"),
+    Tool::new(
+        "fetch_page",
+        "Fetches a web page by URL and returns its status, content type and text.",
+        fetch_page
+    )
+    .output_schema::<Page>()
+    .tool_type("http"),
 ];

@@ -8,7 +8,10 @@ const FOLDER: &str = "notes/";
 
 /// A note's name: 1-64 characters from A-Z, a-z, 0-9, '_' and '-'.
 fn path_of(name: &str) -> Result<String, ToolError> {
-    let valid = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !valid {
         return Err(ToolError::invalid(format!(
             "invalid note name {name:?}: use 1-64 characters from A-Z, a-z, 0-9, '_' and '-'"
@@ -28,7 +31,11 @@ struct SaveArgs {
 }
 
 fn save_note(args: SaveArgs, _ctx: &Context) -> Result<serde_json::Value, ToolError> {
-    let info = storage::write(&path_of(&args.name)?, args.text.as_bytes(), Some("text/plain; charset=utf-8"))?;
+    let info = storage::write(
+        &path_of(&args.name)?,
+        args.text.as_bytes(),
+        Some("text/plain"),
+    )?;
     Ok(json!({ "path": info.path, "size": info.size }))
 }
 
@@ -54,7 +61,11 @@ fn list_notes(_args: NoArgs, _ctx: &Context) -> Result<serde_json::Value, ToolEr
     let notes: Vec<_> = storage::list(FOLDER)?
         .into_iter()
         .filter_map(|o| {
-            let name = o.path.strip_prefix(FOLDER)?.strip_suffix(".txt")?.to_string();
+            let name = o
+                .path
+                .strip_prefix(FOLDER)?
+                .strip_suffix(".txt")?
+                .to_string();
             Some(json!({ "name": name, "size": o.size }))
         })
         .collect();
@@ -67,9 +78,19 @@ fn delete_note(args: NameArgs, _ctx: &Context) -> Result<serde_json::Value, Tool
 }
 
 corral_plugin_sdk::export_tools![
-    Tool::new("save_note", "Saves a plain-text note under a name, replacing any note with that name.", save_note).tool_type("storage"),
+    Tool::new(
+        "save_note",
+        "Saves a plain-text note under a name, replacing any note with that name.",
+        save_note
+    )
+    .tool_type("storage"),
     Tool::new("read_note", "Reads a note by name.", read_note).tool_type("storage"),
-    Tool::new("list_notes", "Lists the saved notes with their sizes.", list_notes).tool_type("storage"),
+    Tool::new(
+        "list_notes",
+        "Lists the saved notes with their sizes.",
+        list_notes
+    )
+    .tool_type("storage"),
     Tool::new("delete_note", "Deletes a note by name.", delete_note)
         .confirmation(Confirmation::Always)
         .tool_type("storage"),

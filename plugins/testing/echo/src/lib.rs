@@ -17,22 +17,41 @@ fn add(args: AddArgs, _ctx: &Context) -> Result<serde_json::Value, ToolError> {
     Ok(json!({ "sum": args.a + args.b }))
 }
 
-/// Arguments of `echo`; returned exactly as received.
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct EchoArgs {
+// Only the schema of this struct is used: `echo` takes its arguments as a raw JSON object
+// (`EchoArgs`) so it hands back exactly what the host passed in, nothing added or dropped.
+/// Arguments of `echo`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code, reason = "only the derived schema is used")]
+struct EchoShape {
     /// Any text.
     message: String,
     /// A mode an operator may force.
-    #[serde(skip_serializing_if = "Option::is_none")]
     mode: Option<String>,
     /// A count an operator may force.
-    #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<i64>,
 }
 
-fn echo(args: EchoArgs, _ctx: &Context) -> Result<EchoArgs, ToolError> {
-    Ok(args)
+/// `echo`'s arguments as received, described by `EchoShape`'s schema.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct EchoArgs(serde_json::Map<String, serde_json::Value>);
+
+impl JsonSchema for EchoArgs {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        EchoShape::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        EchoShape::json_schema(generator)
+    }
+}
+
+fn echo(
+    args: EchoArgs,
+    _ctx: &Context,
+) -> Result<serde_json::Map<String, serde_json::Value>, ToolError> {
+    Ok(args.0)
 }
 
 /// Arguments of `config_get`.
@@ -69,7 +88,10 @@ fn always_confirm(args: NoteArgs, _ctx: &Context) -> Result<serde_json::Value, T
     Ok(json!({ "done": args.note }))
 }
 
-fn counter(_args: serde_json::Map<String, serde_json::Value>, _ctx: &Context) -> Result<serde_json::Value, ToolError> {
+fn counter(
+    _args: serde_json::Map<String, serde_json::Value>,
+    _ctx: &Context,
+) -> Result<serde_json::Value, ToolError> {
     // A fresh instance per call means this is always 1: no state survives a call.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     Ok(json!({ "calls": CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 }))
@@ -77,9 +99,26 @@ fn counter(_args: serde_json::Map<String, serde_json::Value>, _ctx: &Context) ->
 
 corral_plugin_sdk::export_tools![
     Tool::new("add", "Adds two numbers.", add),
-    Tool::new("echo", "Returns its arguments exactly as the tool received them.", echo),
-    Tool::new("config_get", "Reads one operator configuration value.", config_get),
+    Tool::new(
+        "echo",
+        "Returns its arguments exactly as the tool received them.",
+        echo
+    ),
+    Tool::new(
+        "config_get",
+        "Reads one operator configuration value.",
+        config_get
+    ),
     Tool::new("write_log", "Writes a line to the server log.", write_log),
-    Tool::new("always_confirm", "Needs a human's approval on every call.", always_confirm).confirmation(Confirmation::Always),
-    Tool::new("counter", "Counts the calls this instance has served.", counter),
+    Tool::new(
+        "always_confirm",
+        "Needs a human's approval on every call.",
+        always_confirm
+    )
+    .confirmation(Confirmation::Always),
+    Tool::new(
+        "counter",
+        "Counts the calls this instance has served.",
+        counter
+    ),
 ];

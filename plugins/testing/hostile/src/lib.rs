@@ -27,7 +27,10 @@ fn allocate_unbounded(_: Nothing, _: &Context) -> Result<serde_json::Value, Tool
 }
 
 #[inline(never)]
-#[allow(unconditional_recursion, reason = "hostile on purpose: it must overflow the stack")]
+#[allow(
+    unconditional_recursion,
+    reason = "hostile on purpose: it must overflow the stack"
+)]
 fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth; 64]);
     recurse(black_box(depth + 1)) + frame[black_box(3)]
@@ -60,7 +63,8 @@ struct PathArg {
 }
 
 fn read_host_file(args: PathArg, _: &Context) -> Result<String, ToolError> {
-    std::fs::read_to_string(&args.path).map_err(|e| ToolError::failed(format!("reading {}: {e}", args.path)))
+    std::fs::read_to_string(&args.path)
+        .map_err(|e| ToolError::failed(format!("reading {}: {e}", args.path)))
 }
 
 fn read_env(_: Nothing, _: &Context) -> Result<serde_json::Value, ToolError> {
@@ -82,7 +86,7 @@ fn http_get(args: Url, _: &Context) -> Result<serde_json::Value, ToolError> {
     let response = Request::new(Method::Get, &args.url)
         .max_redirects(args.max_redirects.unwrap_or(5))
         .send()
-        .map_err(|e| ToolError::failed(e))?;
+        .map_err(ToolError::failed)?;
     Ok(json!({ "status": response.status, "body": response.text() }))
 }
 
@@ -110,14 +114,34 @@ fn read_storage_path(args: PathArg, _: &Context) -> Result<String, ToolError> {
 
 corral_plugin_sdk::export_tools![
     Tool::new("spin_forever", "Loops forever.", spin_forever),
-    Tool::new("allocate_unbounded", "Allocates memory until something stops it.", allocate_unbounded),
+    Tool::new(
+        "allocate_unbounded",
+        "Allocates memory until something stops it.",
+        allocate_unbounded
+    ),
     Tool::new("recurse_deeply", "Recurses without end.", recurse_deeply),
     Tool::new("panic_now", "Panics.", panic_now),
     Tool::new("huge_output", "Returns a huge result.", huge_output),
-    Tool::new("read_host_file", "Tries to read a file of the host.", read_host_file),
-    Tool::new("read_env", "Tries to read the host's environment and arguments.", read_env),
+    Tool::new(
+        "read_host_file",
+        "Tries to read a file of the host.",
+        read_host_file
+    ),
+    Tool::new(
+        "read_env",
+        "Tries to read the host's environment and arguments.",
+        read_env
+    ),
     Tool::new("http_get", "GETs any URL, following redirects.", http_get),
     Tool::new("print_stdout", "Prints to stdout and stderr.", print_stdout),
-    Tool::new("write_storage_path", "Writes to any storage path.", write_storage_path),
-    Tool::new("read_storage_path", "Reads any storage path.", read_storage_path),
+    Tool::new(
+        "write_storage_path",
+        "Writes to any storage path.",
+        write_storage_path
+    ),
+    Tool::new(
+        "read_storage_path",
+        "Reads any storage path.",
+        read_storage_path
+    ),
 ];
