@@ -11,10 +11,10 @@ scripts/build-polyglot.sh
 
 # Build first (host/build.rs compiles the Rust plugins), so test time is test time.
 cargo build --workspace --all-targets --locked
+# nextest does not run doc tests; run them first so the suite's summary is the last word.
+cargo test --workspace --doc --locked
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
-# nextest does not run doc tests.
-cargo test --workspace --doc --locked
