@@ -32,7 +32,7 @@ impl Default for PoolSizes {
             // Sized to the default memory budget: a Python or JS guest's whole heap image
             // stays mapped between calls (see BENCHMARKS.md for the effect and the cost).
             keep_resident_bytes: 64 << 20,
-            table_keep_resident_bytes: 1 << 20,
+            table_keep_resident_bytes: 8 << 20,
         }
     }
 }
