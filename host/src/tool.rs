@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether a call needs a human's approval before it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Confirmation {
     /// Runs without asking.

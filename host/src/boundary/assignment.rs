@@ -84,6 +84,16 @@ impl Assignment {
         let tool = catalog
             .get(&spec.tool_name)
             .ok_or_else(|| AssignmentError::UnknownTool(spec.tool_name.clone()))?;
+        Self::for_tool(spec, tool, ceilings)
+    }
+
+    /// Checks `spec` for an already resolved `tool` (the server resolves tools from its
+    /// registry, which spans builtins and stored custom tools).
+    pub fn for_tool(
+        spec: AssignmentSpec,
+        tool: Arc<CatalogTool>,
+        ceilings: &Ceilings,
+    ) -> Result<Self, AssignmentError> {
         let override_report =
             check_override(&tool.descriptor, tool.override_rule, &spec.config_override)?;
         let override_map = spec

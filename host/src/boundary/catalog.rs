@@ -2,17 +2,21 @@
 
 use super::inject::OverrideRule;
 use super::validate::ArgumentValidator;
+use super::http_tool::HttpEndpoint;
 use crate::sandbox::LoadedComponent;
 use crate::tool::ToolDescriptor;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-/// How a tool is executed. WASM components today; declarative HTTP tools, knowledge-base
-/// search and MCP tools join as variants, and go through the same boundary.
+/// How a tool is executed. Knowledge-base search and MCP tools join as variants, and go
+/// through the same boundary.
 #[derive(Debug, Clone)]
 pub enum Implementation {
     /// A tool exported by a sandboxed component.
     Wasm(LoadedComponent),
+    /// A declarative HTTP tool: the arguments are POSTed (or sent with the configured method)
+    /// as JSON to an endpoint, through the same egress policy as a guest's HTTP.
+    Http(Arc<HttpEndpoint>),
 }
 
 /// One tool, ready to be assigned and called.
@@ -43,6 +47,32 @@ pub enum CatalogError {
     },
 }
 
+impl CatalogTool {
+    /// A tool ready to be assigned, with its input schema compiled once.
+    pub fn new(
+        descriptor: ToolDescriptor,
+        implementation: Implementation,
+    ) -> Result<Self, CatalogError> {
+        let validator =
+            ArgumentValidator::new(&descriptor.input_schema).map_err(|reason| {
+                CatalogError::Schema {
+                    tool: descriptor.name.clone(),
+                    reason,
+                }
+            })?;
+        let override_rule = match implementation {
+            Implementation::Http(_) => OverrideRule::Unused,
+            Implementation::Wasm(_) => OverrideRule::for_descriptor(&descriptor),
+        };
+        Ok(Self {
+            descriptor,
+            implementation,
+            override_rule,
+            validator,
+        })
+    }
+}
+
 /// All tools by name.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -60,20 +90,7 @@ impl Catalog {
         let prepared = component
             .descriptors()
             .iter()
-            .map(|d| {
-                let validator = ArgumentValidator::new(&d.input_schema).map_err(|reason| {
-                    CatalogError::Schema {
-                        tool: d.name.clone(),
-                        reason,
-                    }
-                })?;
-                Ok(CatalogTool {
-                    descriptor: d.clone(),
-                    implementation: Implementation::Wasm(component.clone()),
-                    override_rule: OverrideRule::for_descriptor(d),
-                    validator,
-                })
-            })
+            .map(|d| CatalogTool::new(d.clone(), Implementation::Wasm(component.clone())))
             .collect::<Result<Vec<_>, CatalogError>>()?;
         let mut tools = self.tools.write().unwrap_or_else(|e| e.into_inner());
         if let Some(dup) = prepared

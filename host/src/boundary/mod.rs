@@ -12,6 +12,7 @@
 pub mod assignment;
 pub mod catalog;
 pub mod gate;
+pub mod http_tool;
 pub mod inject;
 pub mod record;
 pub mod validate;
@@ -322,6 +323,7 @@ impl Boundary {
                     .await;
                 (invocation.result, Some(invocation.stats))
             }
+            Implementation::Http(endpoint) => (endpoint.call(arguments).await, None),
         }
     }
 

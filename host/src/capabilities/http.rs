@@ -459,6 +459,54 @@ where
     Ok(sender.send_request(request).await?)
 }
 
+/// A request the host itself makes for a declarative HTTP tool, under the same policy a guest's
+/// request would meet: allow-list, address checks, pinned address, size and time caps.
+/// Returns the response head and its body, or the reason it failed.
+pub async fn host_request(
+    policy: &HttpPolicy,
+    mut request: http::Request<Bytes>,
+) -> Result<(http::response::Parts, Bytes), String> {
+    let uri = request.uri().clone();
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(format!("{uri} is not an http(s) URL")),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("{uri} has no host"))?
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let destination = policy.resolve(&host, port).await.map_err(|r| r.to_string())?;
+    if let Some(authority) = uri.authority()
+        && let Ok(value) = http::HeaderValue::from_str(authority.as_str())
+    {
+        request.headers_mut().insert(http::header::HOST, value);
+    }
+    let request = request.map(|body| {
+        http_body_util::Full::new(body)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    });
+    let exchange = async {
+        let response = send(request, &destination, tls, policy.max_response_bytes).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok::<_, HttpError>((parts, body))
+    };
+    match tokio::time::timeout(policy.timeout, exchange).await {
+        Err(_) => Err(format!(
+            "{uri} did not answer within {} ms",
+            policy.timeout.as_millis()
+        )),
+        Ok(Err(HttpError::HttpResponseBodySize(Some(limit)))) => Err(format!(
+            "the response from {uri} is larger than the {limit}-byte limit"
+        )),
+        Ok(Err(error)) => Err(format!("request to {uri} failed: {error}")),
+        Ok(Ok(done)) => Ok(done),
+    }
+}
+
 /// A response body that fails once more than `limit` bytes arrived.
 struct CappedBody {
     inner: hyper::body::Incoming,

@@ -1,11 +1,12 @@
-//! The `corral` command line: `corral tool new|build|inspect|call`, so that writing, checking
-//! and trying a tool needs no server.
+//! The `corral` command line: `corral serve` runs the agent server; `corral tool
+//! new|build|inspect|call` make writing, checking and trying a tool need no server.
 
 mod build;
 mod call;
 mod inspect;
 mod new;
 mod progress;
+mod serve;
 
 use crate::sandbox::SandboxConfig;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -19,14 +20,10 @@ pub struct Cli {
     /// More log output (repeat for more); guest log lines appear at -v.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Data directory: compiled-component cache and storage buckets.
-    #[arg(
-        long,
-        global = true,
-        env = "CORRAL_DATA_DIR",
-        default_value = "corral-data"
-    )]
-    pub data_dir: PathBuf,
+    /// Data directory: SQLite database, compiled-component cache and storage buckets
+    /// [default: corral-data].
+    #[arg(long, global = true, env = "CORRAL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Where compiled components are cached (default: <data-dir>/cache).
     #[arg(long, global = true, env = "CORRAL_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -38,6 +35,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent server.
+    Serve(serve::ServeArgs),
     /// Write, build, inspect and try tool components.
     #[command(subcommand)]
     Tool(ToolCommand),
@@ -106,11 +105,18 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    let mut sandbox = SandboxConfig::in_data_dir(&cli.data_dir);
+    if let Command::Serve(args) = cli.command {
+        return serve::run(args, cli.data_dir, cli.cache_dir)
+            .await
+            .map(|()| ExitCode::SUCCESS);
+    }
+    let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from("corral-data"));
+    let mut sandbox = SandboxConfig::in_data_dir(&data_dir);
     if let Some(cache_dir) = cli.cache_dir {
         sandbox.cache_dir = cache_dir;
     }
     match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
         Command::Tool(ToolCommand::New(args)) => new::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tool(ToolCommand::Build(args)) => {
             build::run(args, sandbox).await.map(|()| ExitCode::SUCCESS)

@@ -1,11 +1,11 @@
 //! What a component imports, in terms an operator can act on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// A capability a component can ask for, derived from its imports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// `corral:tool/log`: always available.
@@ -61,7 +61,7 @@ impl Capability {
 }
 
 /// One import of a component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Import {
     /// The full interface name, e.g. `wasi:http/outgoing-handler@0.2.6`.
     pub name: String,

@@ -1,0 +1,60 @@
+//! `corral serve`: run the agent server.
+
+use super::CliError;
+use crate::server::config::{FileConfig, Overrides, ServerConfig};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Run the agent server (REST API) on the embedded SQLite database or on Postgres.
+///
+/// Settings come from flags, then environment variables, then the TOML file given with
+/// --config (keys: listen, data_dir, database_url, cors_origins, max_upload_mib), then
+/// defaults. On first start with no API keys, an admin key is created and printed once
+/// (or CORRAL_ADMIN_KEY is stored as the admin key).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CORRAL_LISTEN")]
+    pub listen: Option<String>,
+    /// Database: postgres://user@host/db for several instances sharing one database
+    /// [default: sqlite in the data directory].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// TOML file with settings; flags and environment variables win over it.
+    #[arg(long, env = "CORRAL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// An origin allowed to call the API from a browser (repeatable; `*` for any)
+    /// [default: none, no CORS headers].
+    #[arg(long = "cors-origin", env = "CORRAL_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
+    /// Largest WASM component upload, in MiB [default: 64].
+    #[arg(long, env = "CORRAL_MAX_UPLOAD_MIB")]
+    pub max_upload_mib: Option<usize>,
+}
+
+/// Resolves the settings and runs the server until Ctrl-C or SIGTERM.
+pub(super) async fn run(
+    args: ServeArgs,
+    data_dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::read(path).map_err(CliError::Usage)?,
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir,
+        database_url: args.database_url,
+        cors_origins: args.cors_origins,
+        max_upload_mib: args.max_upload_mib,
+        cache_dir,
+        admin_key: std::env::var("CORRAL_ADMIN_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty()),
+    };
+    let config = ServerConfig::resolve(overrides, file).map_err(CliError::Usage)?;
+    crate::server::run(config)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
+}

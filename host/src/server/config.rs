@@ -1,0 +1,164 @@
+//! The server's settings, from (highest first) command-line flags, environment variables, an
+//! optional TOML file, and defaults.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default address: loopback only, so a fresh install is not reachable from the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default component upload limit in MiB (a componentize-py component is ~18 MB).
+pub const DEFAULT_MAX_UPLOAD_MIB: usize = 64;
+
+/// The settings a TOML file may hold; every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: Option<String>,
+    /// CORS origins.
+    pub cors_origins: Option<Vec<String>>,
+    /// Upload limit in MiB.
+    pub max_upload_mib: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads a TOML file; the message names the file and the problem.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+}
+
+/// What flags and environment gave (clap reads both); `None` where neither did.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen` / `CORRAL_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `CORRAL_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url` / `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// `--cors-origin` / `CORRAL_CORS_ORIGINS`.
+    pub cors_origins: Option<Vec<String>>,
+    /// `--max-upload-mib` / `CORRAL_MAX_UPLOAD_MIB`.
+    pub max_upload_mib: Option<usize>,
+    /// `--cache-dir` / `CORRAL_CACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
+    /// `CORRAL_ADMIN_KEY`.
+    pub admin_key: Option<String>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory (SQLite database, compile cache, buckets).
+    pub data_dir: PathBuf,
+    /// Compile cache (default `<data_dir>/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Database URL (default: SQLite in the data directory).
+    pub database_url: String,
+    /// CORS origins (empty: no CORS).
+    pub cors_origins: Vec<String>,
+    /// Upload limit in bytes.
+    pub max_upload_bytes: usize,
+    /// An admin key to make sure exists (instead of generating one on first start).
+    pub admin_key: Option<String>,
+}
+
+impl ServerConfig {
+    /// Merges flags/env over the file over the defaults, and checks the result.
+    pub fn resolve(overrides: Overrides, file: FileConfig) -> Result<Self, String> {
+        let listen_text = overrides
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|_| {
+            format!("listen address `{listen_text}` is not HOST:PORT with an IP, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
+        })?;
+        let data_dir = overrides
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("corral-data"));
+        let database_url = overrides
+            .database_url
+            .or(file.database_url)
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| crate::store::Store::sqlite_url(&data_dir));
+        let max_upload_mib = overrides
+            .max_upload_mib
+            .or(file.max_upload_mib)
+            .unwrap_or(DEFAULT_MAX_UPLOAD_MIB);
+        if !(1..=1024).contains(&max_upload_mib) {
+            return Err("max upload size must be between 1 and 1024 MiB".into());
+        }
+        let cors_origins: Vec<String> = overrides
+            .cors_origins
+            .or(file.cors_origins)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(format!(
+                    "CORS origin `{origin}` must be `*` or start with http:// or https://"
+                ));
+            }
+        }
+        if let Some(key) = &overrides.admin_key
+            && key.trim().len() < 20
+        {
+            return Err("CORRAL_ADMIN_KEY must be at least 20 characters".into());
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            cache_dir: overrides.cache_dir,
+            database_url,
+            cors_origins,
+            max_upload_bytes: max_upload_mib * 1024 * 1024,
+            admin_key: overrides.admin_key.map(|k| k.trim().to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let file: FileConfig =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nmax_upload_mib = 8\n").unwrap();
+        let config = ServerConfig::resolve(
+            Overrides {
+                max_upload_mib: Some(16),
+                ..Overrides::default()
+            },
+            file,
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.max_upload_bytes, 16 * 1024 * 1024);
+        assert!(config.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn bad_settings_are_explained() {
+        let bad = |o: Overrides| ServerConfig::resolve(o, FileConfig::default()).unwrap_err();
+        assert!(bad(Overrides { listen: Some("localhost".into()), ..Default::default() }).contains("listen"));
+        assert!(bad(Overrides { max_upload_mib: Some(0), ..Default::default() }).contains("upload"));
+        assert!(bad(Overrides { cors_origins: Some(vec!["example.com".into()]), ..Default::default() }).contains("CORS"));
+        assert!(bad(Overrides { admin_key: Some("short".into()), ..Default::default() }).contains("CORRAL_ADMIN_KEY"));
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").unwrap_err().to_string().contains("lisen"));
+    }
+}
