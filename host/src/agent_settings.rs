@@ -188,7 +188,10 @@ mod tests {
             (json!({"reasoning_effort": "max"}), "reasoning_effort"),
             (json!({"temprature": 1}), "unknown setting `temprature`"),
             (json!({"script": []}), "script"),
-            (json!({"script": [{"tool_calls": [{"name": "x", "arguments": 3}]}]}), "arguments"),
+            (
+                json!({"script": [{"tool_calls": [{"name": "x", "arguments": 3}]}]}),
+                "arguments",
+            ),
             (json!([1]), "object"),
         ] {
             let error = AgentSettings::parse(&bad).unwrap_err();
@@ -200,7 +203,9 @@ mod tests {
     fn merge_replaces_and_removes() {
         let merged = merge(
             &json!({"temperature": 0.5, "max_steps": 3}),
-            json!({"temperature": 0.9, "max_steps": null}).as_object().unwrap(),
+            json!({"temperature": 0.9, "max_steps": null})
+                .as_object()
+                .unwrap(),
         );
         assert_eq!(merged, json!({"temperature": 0.9}));
     }

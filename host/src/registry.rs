@@ -106,10 +106,11 @@ impl ToolRegistry {
                 })
                 .await?;
             let names = self.builtins.add_component(&component)?;
-            let capabilities: Vec<String> = crate::sandbox::imports::capabilities(component.imports())
-                .into_iter()
-                .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(String::from))
-                .collect();
+            let capabilities: Vec<String> =
+                crate::sandbox::imports::capabilities(component.imports())
+                    .into_iter()
+                    .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(String::from))
+                    .collect();
             let mut map = self
                 .builtin_capabilities
                 .lock()
@@ -230,12 +231,13 @@ impl ToolRegistry {
         let (component, _) = self.sandbox.load(bytes, || {}).await?;
         for descriptor in component.descriptors() {
             // Schemas must compile before anything is stored.
-            CatalogTool::new(
-                descriptor.clone(),
-                Implementation::Wasm(component.clone()),
-            )?;
+            CatalogTool::new(descriptor.clone(), Implementation::Wasm(component.clone()))?;
             if self.is_builtin(&descriptor.name)
-                || self.store.get_tool_by_name(&descriptor.name).await?.is_some()
+                || self
+                    .store
+                    .get_tool_by_name(&descriptor.name)
+                    .await?
+                    .is_some()
             {
                 return Err(RegistryError::Duplicate(descriptor.name.clone()));
             }

@@ -2,6 +2,7 @@
 //! test process (so the 18 MB Python component compiles once per machine, not once per test),
 //! toolsets built from the example components, and a loopback HTTP server.
 
+pub mod api;
 pub mod http_server;
 
 use corral::boundary::assignment::{Assignment, AssignmentSpec, Toolset};

@@ -86,7 +86,7 @@ CREATE TABLE mcp_servers (
     transport  TEXT NOT NULL,
     headers    TEXT NOT NULL,
     config     TEXT NOT NULL,
-    enabled    BOOLEAN NOT NULL,
+    enabled    BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     CONSTRAINT mcp_servers_agent_name_key UNIQUE (agent_id, name)
@@ -99,7 +99,7 @@ CREATE TABLE hooks (
     hook_type  TEXT NOT NULL,
     config     TEXT NOT NULL,
     matcher    TEXT,
-    enabled    BOOLEAN NOT NULL,
+    enabled    BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );

@@ -59,7 +59,9 @@ pub struct UpdateAgent {
 fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::BadRequest("`name` must be 1 to 200 characters".into()));
+        return Err(ApiError::BadRequest(
+            "`name` must be 1 to 200 characters".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -71,7 +73,8 @@ fn check_model(model: &str) -> Result<String, ApiError> {
         || model.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(ApiError::BadRequest(
-            "`model` must be a model name without spaces, e.g. `openai/gpt-4o` or `scripted`".into(),
+            "`model` must be a model name without spaces, e.g. `openai/gpt-4o` or `scripted`"
+                .into(),
         ));
     }
     Ok(model.to_string())

@@ -18,7 +18,9 @@ pub struct JsonBody<T>(pub T);
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("the request body is larger than this endpoint accepts".into())
+            ApiError::PayloadTooLarge(
+                "the request body is larger than this endpoint accepts".into(),
+            )
         } else {
             ApiError::BadRequest(format!("could not read the request body: {rejection}"))
         }

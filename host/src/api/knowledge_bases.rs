@@ -59,7 +59,9 @@ pub struct AssignKnowledgeBase {
 fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::BadRequest("`name` must be 1 to 200 characters".into()));
+        return Err(ApiError::BadRequest(
+            "`name` must be 1 to 200 characters".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -173,7 +175,10 @@ pub async fn list_agent_knowledge_bases(
     caller.require(Scope::AgentsRead)?;
     find_agent(&state, &agent_id).await?;
     Ok(Json(
-        state.store.list_knowledge_base_assignments(&agent_id).await?,
+        state
+            .store
+            .list_knowledge_base_assignments(&agent_id)
+            .await?,
     ))
 }
 
@@ -197,9 +202,9 @@ pub async fn assign_knowledge_base(
         .assign_knowledge_base(&agent_id, &body.knowledge_base_id)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict => ApiError::Conflict(
-                "this knowledge base is already assigned to this agent".into(),
-            ),
+            StoreError::Conflict => {
+                ApiError::Conflict("this knowledge base is already assigned to this agent".into())
+            }
             other => other.into(),
         })?;
     Ok((StatusCode::CREATED, Json(link)))

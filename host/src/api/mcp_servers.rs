@@ -54,7 +54,11 @@ impl From<McpServer> for McpServerView {
             name: s.name,
             url: s.url,
             transport: s.transport,
-            headers: s.headers.into_keys().map(|k| (k, MASK.to_string())).collect(),
+            headers: s
+                .headers
+                .into_keys()
+                .map(|k| (k, MASK.to_string()))
+                .collect(),
             config: s.config,
             enabled: s.enabled,
             created_at: s.created_at,
@@ -90,10 +94,13 @@ pub struct McpServerBody {
 
 fn check(fields: &McpServerFields) -> Result<(), ApiError> {
     if fields.name.trim().is_empty() || fields.name.chars().count() > 100 {
-        return Err(ApiError::BadRequest("`name` must be 1 to 100 characters".into()));
+        return Err(ApiError::BadRequest(
+            "`name` must be 1 to 100 characters".into(),
+        ));
     }
     let uri: Result<http::Uri, _> = fields.url.parse();
-    let ok = uri.is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    let ok =
+        uri.is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
     if !ok {
         return Err(ApiError::BadRequest(format!(
             "`url` `{}` must be an absolute http:// or https:// URL",
@@ -110,7 +117,9 @@ fn check(fields: &McpServerFields) -> Result<(), ApiError> {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err()
             || http::HeaderValue::from_str(value).is_err()
         {
-            return Err(ApiError::BadRequest(format!("header `{name}` is not a valid HTTP header")));
+            return Err(ApiError::BadRequest(format!(
+                "header `{name}` is not a valid HTTP header"
+            )));
         }
     }
     Ok(())
@@ -220,7 +229,10 @@ pub async fn update_mcp_server(
     caller.require(Scope::AgentsWrite)?;
     let current = find(&state, &agent_id, &id).await?;
     let fields = McpServerFields {
-        name: body.name.map(|n| n.trim().to_string()).unwrap_or(current.name),
+        name: body
+            .name
+            .map(|n| n.trim().to_string())
+            .unwrap_or(current.name),
         url: body.url.unwrap_or(current.url),
         transport: body.transport.unwrap_or(current.transport),
         headers: body.headers.unwrap_or(current.headers),

@@ -92,7 +92,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             tool_assignments::delete_assignment
         ))
         .routes(routes!(tools::list_tools, tools::create_tool))
-        .routes(routes!(tools::get_tool, tools::replace_tool, tools::delete_tool))
+        .routes(routes!(
+            tools::get_tool,
+            tools::replace_tool,
+            tools::delete_tool
+        ))
         .routes(routes!(
             knowledge_bases::list_knowledge_bases,
             knowledge_bases::create_knowledge_base
@@ -180,11 +184,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::from(Any)
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     Some(
         CorsLayer::new()

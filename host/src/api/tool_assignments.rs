@@ -169,9 +169,10 @@ fn apply_settings(spec: &mut AssignmentSpec, body: &Map<String, Value>) -> Resul
         )));
     }
     let field = |key: &str, error: ApiError| match error {
-        ApiError::BadRequest(message) => {
-            ApiError::BadRequest(format!("`{key}`: {}", message.trim_start_matches("invalid request body")))
-        }
+        ApiError::BadRequest(message) => ApiError::BadRequest(format!(
+            "`{key}`: {}",
+            message.trim_start_matches("invalid request body")
+        )),
         other => other,
     };
     if let Some(value) = body.get("config_override") {
@@ -275,7 +276,11 @@ pub async fn create_assignment(
     find_agent(&state, &agent_id).await?;
     let tool_name = match body.remove("tool_name") {
         Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(_) => return Err(ApiError::BadRequest("`tool_name` must be a tool name".into())),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`tool_name` must be a tool name".into(),
+            ));
+        }
         None => {
             return Err(ApiError::BadRequest(
                 "`tool_name` is required: the name of a builtin or custom tool".into(),

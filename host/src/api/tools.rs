@@ -144,7 +144,8 @@ impl HttpToolBody {
         check_tool_name(&self.name)?;
         if self.description.trim().is_empty() {
             return Err(ApiError::BadRequest(
-                "`description` is required: the model reads it to decide when to call the tool".into(),
+                "`description` is required: the model reads it to decide when to call the tool"
+                    .into(),
             ));
         }
         let docs_shape = self.endpoint_url.is_some()
@@ -168,7 +169,8 @@ impl HttpToolBody {
                 let mut config = Map::new();
                 let Some(url) = self.endpoint_url else {
                     return Err(ApiError::BadRequest(
-                        "an HTTP tool needs an endpoint: `config.endpoint` or `endpoint_url`".into(),
+                        "an HTTP tool needs an endpoint: `config.endpoint` or `endpoint_url`"
+                            .into(),
                     ));
                 };
                 config.insert("endpoint".into(), url.into());
@@ -176,7 +178,10 @@ impl HttpToolBody {
                     config.insert("method".into(), m.into());
                 }
                 if let Some(h) = self.headers {
-                    config.insert("headers".into(), serde_json::to_value(h).unwrap_or_default());
+                    config.insert(
+                        "headers".into(),
+                        serde_json::to_value(h).unwrap_or_default(),
+                    );
                 }
                 if let Some(t) = self.timeout_seconds {
                     config.insert("timeout_seconds".into(), t.into());
@@ -240,7 +245,12 @@ fn capability_names(imports: &Value) -> Vec<String> {
     let imports: Vec<Import> = serde_json::from_value(imports.clone()).unwrap_or_default();
     capabilities(&imports)
         .into_iter()
-        .map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        .map(|c| {
+            serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -265,7 +275,12 @@ fn builtin_view(tool: &CatalogTool, capabilities: Vec<String>) -> ToolView {
 
 async fn custom_view(state: &AppState, stored: &StoredTool) -> Result<ToolView, ApiError> {
     let (capabilities, confirmation, output_schema, tool_type) = match stored.kind {
-        ToolKind::Http => (vec!["http".to_string()], Confirmation::Never, None, Some("http".into())),
+        ToolKind::Http => (
+            vec!["http".to_string()],
+            Confirmation::Never,
+            None,
+            Some("http".into()),
+        ),
         ToolKind::Wasm => {
             let imports = match &stored.component_sha256 {
                 Some(sha) => state.registry.component_imports(sha).await?,
@@ -350,16 +365,25 @@ pub async fn create_tool(
         let name = body.name.clone();
         let fields = body.into_fields()?;
         if state.registry.is_builtin(&name) {
-            return Err(ApiError::Conflict(format!("`{name}` is a builtin tool's name")));
+            return Err(ApiError::Conflict(format!(
+                "`{name}` is a builtin tool's name"
+            )));
         }
-        let created = state.store.create_tools(vec![fields]).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict => {
-                ApiError::Conflict(format!("a tool named `{name}` already exists"))
-            }
-            other => other.into(),
-        })?;
+        let created = state
+            .store
+            .create_tools(vec![fields])
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict => {
+                    ApiError::Conflict(format!("a tool named `{name}` already exists"))
+                }
+                other => other.into(),
+            })?;
         let view = custom_view(&state, &created[0]).await?;
-        return Ok((StatusCode::CREATED, Json(serde_json::to_value(view).unwrap_or_default())));
+        return Ok((
+            StatusCode::CREATED,
+            Json(serde_json::to_value(view).unwrap_or_default()),
+        ));
     }
     let bytes = if content_type.starts_with("application/wasm")
         || content_type.starts_with("application/octet-stream")
@@ -395,7 +419,10 @@ pub async fn create_tool(
         },
         tools: views,
     };
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(upload).unwrap_or_default())))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(upload).unwrap_or_default()),
+    ))
 }
 
 fn too_large(state: &AppState) -> ApiError {
@@ -449,8 +476,16 @@ pub async fn get_tool(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<ToolView>, ApiError> {
     caller.require(Scope::AgentsRead)?;
-    if let Some(tool) = state.registry.builtins().iter().find(|t| t.descriptor.name == id) {
-        return Ok(Json(builtin_view(tool, state.registry.builtin_capabilities(&id))));
+    if let Some(tool) = state
+        .registry
+        .builtins()
+        .iter()
+        .find(|t| t.descriptor.name == id)
+    {
+        return Ok(Json(builtin_view(
+            tool,
+            state.registry.builtin_capabilities(&id),
+        )));
     }
     let stored = find_custom(&state, &id).await?;
     Ok(Json(custom_view(&state, &stored).await?))
@@ -470,7 +505,9 @@ pub async fn replace_tool(
 ) -> Result<Json<ToolView>, ApiError> {
     caller.require(Scope::ToolsWrite)?;
     if state.registry.is_builtin(&id) {
-        return Err(ApiError::BadRequest("builtin tools cannot be changed".into()));
+        return Err(ApiError::BadRequest(
+            "builtin tools cannot be changed".into(),
+        ));
     }
     let stored = find_custom(&state, &id).await?;
     let fields = match stored.kind {
@@ -479,7 +516,10 @@ pub async fn replace_tool(
             let fields = body.into_fields()?;
             if fields.name != stored.name {
                 if state.registry.is_builtin(&fields.name) {
-                    return Err(ApiError::Conflict(format!("`{}` is a builtin tool's name", fields.name)));
+                    return Err(ApiError::Conflict(format!(
+                        "`{}` is a builtin tool's name",
+                        fields.name
+                    )));
                 }
                 if state.store.count_assignments_of(&stored.name).await? > 0 {
                     return Err(ApiError::Conflict(format!(
@@ -541,7 +581,9 @@ pub async fn delete_tool(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ToolsWrite)?;
     if state.registry.is_builtin(&id) {
-        return Err(ApiError::BadRequest("builtin tools cannot be deleted".into()));
+        return Err(ApiError::BadRequest(
+            "builtin tools cannot be deleted".into(),
+        ));
     }
     let stored = find_custom(&state, &id).await?;
     let users = state.store.count_assignments_of(&stored.name).await?;

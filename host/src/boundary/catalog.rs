@@ -1,8 +1,8 @@
 //! Step 1 of the boundary's data: the tools the server knows and how each one runs.
 
+use super::http_tool::HttpEndpoint;
 use super::inject::OverrideRule;
 use super::validate::ArgumentValidator;
-use super::http_tool::HttpEndpoint;
 use crate::sandbox::LoadedComponent;
 use crate::tool::ToolDescriptor;
 use std::collections::BTreeMap;
@@ -53,13 +53,12 @@ impl CatalogTool {
         descriptor: ToolDescriptor,
         implementation: Implementation,
     ) -> Result<Self, CatalogError> {
-        let validator =
-            ArgumentValidator::new(&descriptor.input_schema).map_err(|reason| {
-                CatalogError::Schema {
-                    tool: descriptor.name.clone(),
-                    reason,
-                }
-            })?;
+        let validator = ArgumentValidator::new(&descriptor.input_schema).map_err(|reason| {
+            CatalogError::Schema {
+                tool: descriptor.name.clone(),
+                reason,
+            }
+        })?;
         let override_rule = match implementation {
             Implementation::Http(_) => OverrideRule::Unused,
             Implementation::Wasm(_) => OverrideRule::for_descriptor(&descriptor),

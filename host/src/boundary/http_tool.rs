@@ -122,7 +122,9 @@ impl HttpEndpoint {
         } else {
             body = Bytes::from(arguments.to_string());
         }
-        let mut builder = http::Request::builder().method(self.method.as_str()).uri(&url);
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(&url);
         if !query_style {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
         }
@@ -212,9 +214,24 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        assert!(endpoint("ftp://x/y", "POST").validate().unwrap_err().contains("http"));
-        assert!(endpoint("not a url", "POST").validate().unwrap_err().contains("endpoint"));
-        assert!(endpoint("https://x.test/", "TRACE").validate().unwrap_err().contains("method"));
+        assert!(
+            endpoint("ftp://x/y", "POST")
+                .validate()
+                .unwrap_err()
+                .contains("http")
+        );
+        assert!(
+            endpoint("not a url", "POST")
+                .validate()
+                .unwrap_err()
+                .contains("endpoint")
+        );
+        assert!(
+            endpoint("https://x.test/", "TRACE")
+                .validate()
+                .unwrap_err()
+                .contains("method")
+        );
         let mut e = endpoint("https://x.test/", "post");
         e.validate().unwrap();
         assert_eq!(e.method, "POST");

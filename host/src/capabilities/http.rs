@@ -477,7 +477,10 @@ pub async fn host_request(
         .ok_or_else(|| format!("{uri} has no host"))?
         .to_string();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let destination = policy.resolve(&host, port).await.map_err(|r| r.to_string())?;
+    let destination = policy
+        .resolve(&host, port)
+        .await
+        .map_err(|r| r.to_string())?;
     if let Some(authority) = uri.authority()
         && let Ok(value) = http::HeaderValue::from_str(authority.as_str())
     {

@@ -25,7 +25,11 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     /// An origin allowed to call the API from a browser (repeatable; `*` for any)
     /// [default: none, no CORS headers].
-    #[arg(long = "cors-origin", env = "CORRAL_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "CORRAL_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Option<Vec<String>>,
     /// Largest WASM component upload, in MiB [default: 64].
     #[arg(long, env = "CORRAL_MAX_UPLOAD_MIB")]

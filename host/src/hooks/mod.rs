@@ -106,8 +106,12 @@ impl HookSpec {
         config: &Value,
         matcher: Option<&str>,
     ) -> Result<Self, String> {
-        let event = HookEvent::parse(event)
-            .ok_or_else(|| format!("unknown hook event `{event}`; use one of {}", HookEvent::ACCEPTED))?;
+        let event = HookEvent::parse(event).ok_or_else(|| {
+            format!(
+                "unknown hook event `{event}`; use one of {}",
+                HookEvent::ACCEPTED
+            )
+        })?;
         let hook_type = HookType::parse(hook_type).ok_or_else(|| {
             format!("unknown hook type `{hook_type}`; use webhook, http, approval or rule")
         })?;
@@ -175,7 +179,9 @@ impl HookSpec {
             }
             HookType::Rule => {
                 let rules: Vec<&Value> = match (config.get("rules"), config.get("condition")) {
-                    (Some(Value::Array(rules)), None) if !rules.is_empty() => rules.iter().collect(),
+                    (Some(Value::Array(rules)), None) if !rules.is_empty() => {
+                        rules.iter().collect()
+                    }
                     (None, Some(condition)) => vec![condition],
                     _ => {
                         return Err(
@@ -208,7 +214,12 @@ fn check_rule(rule: &Value) -> Result<(), String> {
     let operator = rule
         .get("operator")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("`operator` is required: one of {}", RULE_OPERATORS.join(", ")))?;
+        .ok_or_else(|| {
+            format!(
+                "`operator` is required: one of {}",
+                RULE_OPERATORS.join(", ")
+            )
+        })?;
     let value = rule.get("value").ok_or("`value` is required")?;
     match operator {
         "CONTAINS" | "STARTS_WITH" => {
@@ -217,7 +228,9 @@ fn check_rule(rule: &Value) -> Result<(), String> {
             }
         }
         "MATCHES" => {
-            let pattern = value.as_str().ok_or("MATCHES needs a regular expression `value`")?;
+            let pattern = value
+                .as_str()
+                .ok_or("MATCHES needs a regular expression `value`")?;
             regex::Regex::new(pattern).map_err(|e| format!("invalid regular expression: {e}"))?;
         }
         "IN" => {
@@ -243,9 +256,25 @@ mod tests {
     #[test]
     fn both_vocabularies_are_accepted() {
         let url = json!({"url": "https://example.com/hook"});
-        assert_eq!(HookSpec::parse("before_run", "webhook", &url, None).unwrap().event, HookEvent::OnRunStart);
-        assert_eq!(HookSpec::parse("PostToolUse", "http", &url, Some("web_.*")).unwrap().event, HookEvent::PostToolUse);
-        HookSpec::parse("PreToolUse", "approval", &json!({"message": "ok?"}), Some("database_query")).unwrap();
+        assert_eq!(
+            HookSpec::parse("before_run", "webhook", &url, None)
+                .unwrap()
+                .event,
+            HookEvent::OnRunStart
+        );
+        assert_eq!(
+            HookSpec::parse("PostToolUse", "http", &url, Some("web_.*"))
+                .unwrap()
+                .event,
+            HookEvent::PostToolUse
+        );
+        HookSpec::parse(
+            "PreToolUse",
+            "approval",
+            &json!({"message": "ok?"}),
+            Some("database_query"),
+        )
+        .unwrap();
         HookSpec::parse(
             "PreToolUse",
             "rule",
@@ -260,18 +289,66 @@ mod tests {
         let url = json!({"url": "https://example.com/hook"});
         for (event, kind, config, matcher, needle) in [
             ("on_start", "http", url.clone(), None, "unknown hook event"),
-            ("before_run", "email", url.clone(), None, "unknown hook type"),
+            (
+                "before_run",
+                "email",
+                url.clone(),
+                None,
+                "unknown hook type",
+            ),
             ("before_run", "http", json!({}), None, "config.url"),
-            ("before_run", "http", json!({"url": "ftp://x"}), None, "http://"),
-            ("before_run", "http", json!({"url": "https://x", "timeout_seconds": 99}), None, "timeout_seconds"),
+            (
+                "before_run",
+                "http",
+                json!({"url": "ftp://x"}),
+                None,
+                "http://",
+            ),
+            (
+                "before_run",
+                "http",
+                json!({"url": "https://x", "timeout_seconds": 99}),
+                None,
+                "timeout_seconds",
+            ),
             ("before_run", "http", url.clone(), Some("x"), "matcher"),
-            ("PreToolUse", "http", url.clone(), Some("(unclosed"), "matcher"),
+            (
+                "PreToolUse",
+                "http",
+                url.clone(),
+                Some("(unclosed"),
+                "matcher",
+            ),
             ("after_run", "approval", json!({}), None, "PreToolUse"),
             ("PreToolUse", "rule", json!({}), None, "config.rules"),
-            ("PreToolUse", "rule", json!({"rules": [{"field": "a", "operator": "LIKE", "value": "x"}]}), None, "unknown operator"),
-            ("PreToolUse", "rule", json!({"rules": [{"field": "a", "operator": "IN", "value": "x"}]}), None, "list"),
-            ("PreToolUse", "rule", json!({"rules": [{"field": "a", "operator": "MATCHES", "value": "("}]}), None, "regular expression"),
-            ("PreToolUse", "rule", json!({"condition": {"operator": "IN", "value": []}}), None, "field"),
+            (
+                "PreToolUse",
+                "rule",
+                json!({"rules": [{"field": "a", "operator": "LIKE", "value": "x"}]}),
+                None,
+                "unknown operator",
+            ),
+            (
+                "PreToolUse",
+                "rule",
+                json!({"rules": [{"field": "a", "operator": "IN", "value": "x"}]}),
+                None,
+                "list",
+            ),
+            (
+                "PreToolUse",
+                "rule",
+                json!({"rules": [{"field": "a", "operator": "MATCHES", "value": "("}]}),
+                None,
+                "regular expression",
+            ),
+            (
+                "PreToolUse",
+                "rule",
+                json!({"condition": {"operator": "IN", "value": []}}),
+                None,
+                "field",
+            ),
             ("before_run", "http", json!([1]), None, "object"),
         ] {
             let error = HookSpec::parse(event, kind, &config, matcher).unwrap_err();

@@ -155,10 +155,39 @@ mod tests {
     #[test]
     fn bad_settings_are_explained() {
         let bad = |o: Overrides| ServerConfig::resolve(o, FileConfig::default()).unwrap_err();
-        assert!(bad(Overrides { listen: Some("localhost".into()), ..Default::default() }).contains("listen"));
-        assert!(bad(Overrides { max_upload_mib: Some(0), ..Default::default() }).contains("upload"));
-        assert!(bad(Overrides { cors_origins: Some(vec!["example.com".into()]), ..Default::default() }).contains("CORS"));
-        assert!(bad(Overrides { admin_key: Some("short".into()), ..Default::default() }).contains("CORRAL_ADMIN_KEY"));
-        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").unwrap_err().to_string().contains("lisen"));
+        assert!(
+            bad(Overrides {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            })
+            .contains("listen")
+        );
+        assert!(
+            bad(Overrides {
+                max_upload_mib: Some(0),
+                ..Default::default()
+            })
+            .contains("upload")
+        );
+        assert!(
+            bad(Overrides {
+                cors_origins: Some(vec!["example.com".into()]),
+                ..Default::default()
+            })
+            .contains("CORS")
+        );
+        assert!(
+            bad(Overrides {
+                admin_key: Some("short".into()),
+                ..Default::default()
+            })
+            .contains("CORRAL_ADMIN_KEY")
+        );
+        assert!(
+            toml::from_str::<FileConfig>("lisen = \"x\"")
+                .unwrap_err()
+                .to_string()
+                .contains("lisen")
+        );
     }
 }

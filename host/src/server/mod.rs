@@ -39,7 +39,9 @@ pub enum ServerError {
     #[error("loading the builtin tools: {0}")]
     Builtins(#[from] RegistryError),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another server running? use --listen to pick another address)")]
+    #[error(
+        "cannot listen on {addr}: {source} (is another server running? use --listen to pick another address)"
+    )]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,
@@ -104,7 +106,9 @@ pub async fn ensure_admin_key(
     };
     if let Some(key) = from_env {
         if store.authenticate(key).await?.is_none() {
-            store.create_key(admin("admin (CORRAL_ADMIN_KEY)"), key).await?;
+            store
+                .create_key(admin("admin (CORRAL_ADMIN_KEY)"), key)
+                .await?;
         }
         return Ok(AdminKey::FromEnv);
     }
@@ -112,7 +116,9 @@ pub async fn ensure_admin_key(
         return Ok(AdminKey::Existing);
     }
     let secret = generate_secret();
-    store.create_key(admin("admin (first start)"), &secret).await?;
+    store
+        .create_key(admin("admin (first start)"), &secret)
+        .await?;
     Ok(AdminKey::Generated(secret))
 }
 
@@ -141,7 +147,9 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
             source,
         })? {
         AdminKey::Generated(secret) => {
-            println!("Created an admin API key. It is shown only this once; keep it:\n\n    {secret}\n");
+            println!(
+                "Created an admin API key. It is shown only this once; keep it:\n\n    {secret}\n"
+            );
         }
         AdminKey::FromEnv => println!("Admin API key: the one in CORRAL_ADMIN_KEY."),
         AdminKey::Existing => {}

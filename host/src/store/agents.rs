@@ -94,12 +94,14 @@ impl Store {
 
     /// Every agent, oldest first.
     pub async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM agents ORDER BY created_at, id"))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(from_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM agents ORDER BY created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 
     /// Replaces an agent's fields; `None` when it does not exist.

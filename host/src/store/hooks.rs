@@ -37,7 +37,7 @@ fn from_row(row: &AnyRow) -> Result<Hook, StoreError> {
         hook_type: row.try_get("hook_type")?,
         config: json_column(row, "config")?,
         matcher: row.try_get("matcher")?,
-        enabled: row.try_get("enabled")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -68,7 +68,7 @@ impl Store {
         .bind(hook_type)
         .bind(to_json(config))
         .bind(matcher)
-        .bind(enabled)
+        .bind(i64::from(enabled))
         .bind(now())
         .execute(self.pool())
         .await?;

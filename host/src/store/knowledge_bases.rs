@@ -91,13 +91,15 @@ impl Store {
 
     /// One knowledge base.
     pub async fn get_knowledge_base(&self, id: &str) -> Result<Option<KnowledgeBase>, StoreError> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM knowledge_bases WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(kb_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM knowledge_bases WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(kb_from_row)
+        .transpose()
     }
 
     /// Every knowledge base, oldest first.

@@ -58,7 +58,7 @@ fn from_row(row: &AnyRow) -> Result<McpServer, StoreError> {
         transport: row.try_get("transport")?,
         headers: json_column(row, "headers")?,
         config: json_column(row, "config")?,
-        enabled: row.try_get("enabled")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -86,7 +86,7 @@ impl Store {
         .bind(&fields.transport)
         .bind(to_json(&fields.headers))
         .bind(to_json(&fields.config))
-        .bind(fields.enabled)
+        .bind(i64::from(fields.enabled))
         .bind(now())
         .execute(self.pool())
         .await?;
@@ -142,7 +142,7 @@ impl Store {
         .bind(&fields.transport)
         .bind(to_json(&fields.headers))
         .bind(to_json(&fields.config))
-        .bind(fields.enabled)
+        .bind(i64::from(fields.enabled))
         .bind(now())
         .bind(agent_id)
         .bind(id)

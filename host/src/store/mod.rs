@@ -3,8 +3,9 @@
 //!
 //! Both backends go through sqlx's `Any` driver so every query is written once; the two
 //! migration sets in `host/migrations/{sqlite,postgres}` are kept column for column in step.
-//! Columns hold only the types both backends share: text (ids, timestamps, JSON documents),
-//! 64-bit integers, booleans and bytes.
+//! Columns hold only the types the `Any` driver maps on both backends: text (ids, timestamps,
+//! JSON documents), 64-bit integers (flags are 0/1: `Any` cannot decode SQLite booleans) and
+//! bytes.
 //!
 //! # Layout
 //! One module per resource: [`keys`], [`agents`], [`tools`], [`assignments`],
@@ -107,15 +108,24 @@ impl Store {
                     .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA journal_mode = WAL")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })
                     .connect(url)
                     .await?
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
         };
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),

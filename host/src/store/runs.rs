@@ -159,13 +159,15 @@ impl Store {
 
     /// One session, whoever owns it (the API checks ownership).
     pub async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     /// An agent's sessions, newest first; only `owner`'s unless `owner` is `None`.

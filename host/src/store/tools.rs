@@ -163,7 +163,10 @@ impl Store {
     }
 
     /// Creates several tools at once (all tools of one component): all or none.
-    pub async fn create_tools(&self, tools: Vec<ToolFields>) -> Result<Vec<StoredTool>, StoreError> {
+    pub async fn create_tools(
+        &self,
+        tools: Vec<ToolFields>,
+    ) -> Result<Vec<StoredTool>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let now = now();
         let mut ids = Vec::with_capacity(tools.len());

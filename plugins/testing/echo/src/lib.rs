@@ -97,6 +97,18 @@ fn counter(
     Ok(json!({ "calls": CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 }))
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct ScopedArgs {
+    /// A query text; echoed back, never run.
+    query: String,
+}
+
+/// Labelled `database` so the host applies the database `config_override.schemas` rules to it;
+/// it only echoes, so tests can check those rules without a data database.
+fn scoped_echo(args: ScopedArgs, _ctx: &Context) -> Result<serde_json::Value, ToolError> {
+    Ok(json!({ "query": args.query }))
+}
+
 corral_plugin_sdk::export_tools![
     Tool::new("add", "Adds two numbers.", add),
     Tool::new(
@@ -121,4 +133,10 @@ corral_plugin_sdk::export_tools![
         "Counts the calls this instance has served.",
         counter
     ),
+    Tool::new(
+        "scoped_echo",
+        "Echoes a query; labelled as a database tool.",
+        scoped_echo
+    )
+    .tool_type("database"),
 ];
