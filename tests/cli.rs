@@ -349,3 +349,156 @@ fn new_python_and_js_tools_build_and_run() {
         );
     }
 }
+
+/// Starts `corral serve` on a free port; returns the child, its address and its stdout lines.
+fn start_server(
+    data: &Path,
+    extra_env: &[(&str, &str)],
+) -> (std::process::Child, String, Vec<String>) {
+    use std::io::BufRead;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_corral"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("CORRAL_CACHE_DIR", shared_cache_dir())
+        .env_remove("DATABASE_URL")
+        .env_remove("CORRAL_ADMIN_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("starting corral serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    let mut reader = std::io::BufReader::new(stdout);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("reading stdout") == 0 {
+            panic!("corral serve exited before listening: {lines:?}");
+        }
+        let line = line.trim_end().to_string();
+        let addr = line
+            .strip_prefix("Corral listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(String::from);
+        lines.push(line);
+        if let Some(addr) = addr {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return (child, addr, lines);
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a plain socket; returns the status code.
+fn http_get_status(addr: &str, path: &str, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nx-api-key: {key}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    child.wait().expect("wait")
+}
+
+#[test]
+fn serve_prints_an_admin_key_once_serves_and_stops_gracefully() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut server, addr, lines) = start_server(data.path(), &[]);
+    let key = lines
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("corral_")
+                .map(|k| format!("corral_{k}"))
+        })
+        .unwrap_or_else(|| panic!("no admin key printed: {lines:?}"));
+    assert!(
+        data.path().join("corral.db").is_file(),
+        "SQLite created on first start"
+    );
+    assert_eq!(http_get_status(&addr, "/api/agents", &key), 200);
+    assert_eq!(http_get_status(&addr, "/api/agents", "corral_wrong"), 401);
+    let status = terminate(&mut server);
+    assert!(status.success(), "SIGTERM is a graceful stop: {status:?}");
+
+    // Second start on the same data: no new key, the old one still works.
+    let (mut again, addr, lines) = start_server(data.path(), &[]);
+    assert!(!lines.iter().any(|l| l.contains("corral_")), "{lines:?}");
+    assert_eq!(http_get_status(&addr, "/api/agents", &key), 200);
+    terminate(&mut again);
+
+    // CORRAL_ADMIN_KEY is stored and accepted.
+    let chosen = "corral_chosen_by_the_operator_0123456789";
+    let (mut third, addr, _) = start_server(data.path(), &[("CORRAL_ADMIN_KEY", chosen)]);
+    assert_eq!(http_get_status(&addr, "/api/agents", chosen), 200);
+    terminate(&mut third);
+}
+
+#[test]
+fn serve_explains_bad_settings() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let bad_listen = corral(&["serve", "--data-dir", dir, "--listen", "localhost"]);
+    assert_eq!(bad_listen.status.code(), Some(2));
+    assert!(
+        text(&bad_listen.stderr).contains("listen address"),
+        "{}",
+        text(&bad_listen.stderr)
+    );
+    let config = data.path().join("corral.toml");
+    std::fs::write(&config, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let bad_file = corral(&[
+        "serve",
+        "--data-dir",
+        dir,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(bad_file.status.code(), Some(2));
+    assert!(
+        text(&bad_file.stderr).contains("lisen"),
+        "{}",
+        text(&bad_file.stderr)
+    );
+    let bad_db = corral(&["serve", "--data-dir", dir, "--database-url", "mysql://x"]);
+    assert_eq!(bad_db.status.code(), Some(1));
+    assert!(
+        text(&bad_db.stderr).contains("sqlite://"),
+        "{}",
+        text(&bad_db.stderr)
+    );
+    let help = corral(&["serve", "--help"]);
+    for flag in [
+        "--listen",
+        "CORRAL_LISTEN",
+        "--database-url",
+        "DATABASE_URL",
+        "--config",
+        "--cors-origin",
+        "--max-upload-mib",
+        "CORRAL_ADMIN_KEY",
+    ] {
+        assert!(
+            text(&help.stdout).contains(flag),
+            "serve --help lacks {flag}"
+        );
+    }
+}

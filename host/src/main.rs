@@ -5,7 +5,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = corral::cli::Cli::parse();
-    corral::cli::init_logging(cli.verbose);
+    // A server logs its requests (info) by default; the CLI tools stay quiet unless asked.
+    let verbosity = match cli.command {
+        corral::cli::Command::Serve(_) => cli.verbose.max(1),
+        _ => cli.verbose,
+    };
+    corral::cli::init_logging(verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -35,7 +35,12 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the agent server.
+    /// Run the agent server (REST API) on the embedded SQLite database or on Postgres.
+    ///
+    /// Settings come from flags, then environment variables, then the TOML file given with
+    /// --config (keys: listen, data_dir, database_url, cors_origins, max_upload_mib), then
+    /// defaults. On first start with no API keys, an admin key is created and printed once;
+    /// set CORRAL_ADMIN_KEY (at least 20 characters) to choose it instead.
     Serve(serve::ServeArgs),
     /// Write, build, inspect and try tool components.
     #[command(subcommand)]

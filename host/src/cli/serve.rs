@@ -5,12 +5,7 @@ use crate::server::config::{FileConfig, Overrides, ServerConfig};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Run the agent server (REST API) on the embedded SQLite database or on Postgres.
-///
-/// Settings come from flags, then environment variables, then the TOML file given with
-/// --config (keys: listen, data_dir, database_url, cors_origins, max_upload_mib), then
-/// defaults. On first start with no API keys, an admin key is created and printed once
-/// (or CORRAL_ADMIN_KEY is stored as the admin key).
+/// `corral serve` flags (documented on the `Serve` command).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
