@@ -375,7 +375,8 @@ fn start_server(
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).expect("reading stdout") == 0 {
-            panic!("corral serve exited before listening: {lines:?}");
+            let status = child.wait();
+            panic!("corral serve exited ({status:?}) before listening: {lines:?}");
         }
         let line = line.trim_end().to_string();
         let addr = line

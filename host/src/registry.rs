@@ -49,7 +49,7 @@ pub enum ToolSource {
     /// Shipped inside the server.
     Builtin,
     /// Stored in the database.
-    Custom(StoredTool),
+    Custom(Box<StoredTool>),
 }
 
 /// A tool ready for an assignment.
@@ -156,7 +156,7 @@ impl ToolRegistry {
         let tool = self.prepare(&stored).await?;
         Ok(Some(ResolvedTool {
             tool,
-            source: ToolSource::Custom(stored),
+            source: ToolSource::Custom(Box::new(stored)),
         }))
     }
 

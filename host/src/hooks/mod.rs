@@ -193,10 +193,10 @@ impl HookSpec {
                 for (i, rule) in rules.iter().enumerate() {
                     check_rule(rule).map_err(|e| format!("rule {i}: {e}"))?;
                 }
-                if let Some(action) = config.get("action") {
-                    if !matches!(action.as_str(), Some("allow" | "deny")) {
-                        return Err("`config.action` must be `allow` or `deny`".into());
-                    }
+                if let Some(action) = config.get("action")
+                    && !matches!(action.as_str(), Some("allow" | "deny"))
+                {
+                    return Err("`config.action` must be `allow` or `deny`".into());
                 }
             }
         }
