@@ -12,7 +12,12 @@ fn main() {
         .parent()
         .expect("host/ is inside the workspace")
         .to_path_buf();
-    let plugins = root.join("plugins");
+    // CORRAL_PLUGINS_DIR builds the components from another checkout of plugins/ (with its
+    // plugin-sdk/ and wit/ beside it), e.g. a clean snapshot while plugins/ is mid-edit.
+    println!("cargo:rerun-if-env-changed=CORRAL_PLUGINS_DIR");
+    let plugins = std::env::var_os("CORRAL_PLUGINS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("plugins"));
     for watched in [
         "plugins/Cargo.toml",
         "plugins/Cargo.lock",

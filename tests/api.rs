@@ -1451,6 +1451,11 @@ async fn openapi_lists_every_route() {
         ("delete", "/api/agents/{id}/hooks/{hook_id}"),
         ("get", "/api/agents/{id}/sessions"),
         ("get", "/api/agents/runs/{run_id}"),
+        ("post", "/api/agents/{id}/run"),
+        ("post", "/api/agents/{id}/run/stream"),
+        ("get", "/api/agents/runs/{run_id}/events"),
+        ("post", "/api/agents/runs/{run_id}/cancel"),
+        ("post", "/api/agents/runs/{run_id}/approve"),
         ("get", "/health"),
     ];
     let mut documented = Vec::new();

@@ -38,6 +38,8 @@ pub struct TestApi {
     pub admin: String,
     /// The data directory.
     pub data: tempfile::TempDir,
+    /// The settings it was started with (a restart reuses them).
+    pub config: ServerConfig,
     schema: Option<String>,
 }
 
@@ -67,6 +69,11 @@ impl Reply {
 impl TestApi {
     /// A fresh server on `db`.
     pub async fn new(db: Db) -> Self {
+        Self::new_with(db, |_| {}).await
+    }
+
+    /// A fresh server on `db` with adjusted settings.
+    pub async fn new_with(db: Db, tweak: impl FnOnce(&mut Overrides)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let (url, schema) = match db {
             Db::Sqlite => (corral::store::Store::sqlite_url(data.path()), None),
@@ -89,13 +96,23 @@ impl TestApi {
                 )
             }
         };
-        let overrides = Overrides {
+        let mut overrides = Overrides {
             data_dir: Some(data.path().to_path_buf()),
             database_url: Some(url),
             cache_dir: Some(crate::shared_cache_dir()),
             ..Overrides::default()
         };
+        tweak(&mut overrides);
         let config = ServerConfig::resolve(overrides, FileConfig::default()).expect("config");
+        Self::with_config(config, data, schema).await
+    }
+
+    /// A server with explicit settings.
+    pub async fn with_config(
+        config: ServerConfig,
+        data: tempfile::TempDir,
+        schema: Option<String>,
+    ) -> Self {
         let state = build_state(&config).await.expect("server state");
         let AdminKey::Generated(admin) = ensure_admin_key(&state.store, None)
             .await
@@ -108,8 +125,74 @@ impl TestApi {
             state,
             admin,
             data,
+            config,
             schema,
         }
+    }
+
+    /// A new server process on the same database and data directory: a fresh engine with
+    /// nothing in memory, as after a restart (or another instance sharing the database).
+    pub async fn restarted(&self) -> Router {
+        let state = build_state(&self.config).await.expect("server state");
+        app(state)
+    }
+
+    /// Sends a request and reads a server-sent event stream to its end, returning each event's
+    /// `id` and JSON data.
+    pub async fn sse_on(
+        router: &Router,
+        request: Request<Body>,
+    ) -> (StatusCode, Vec<(i64, Value)>) {
+        let response = router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        if status != StatusCode::OK {
+            return (
+                status,
+                vec![(
+                    0,
+                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                )],
+            );
+        }
+        let mut events = Vec::new();
+        for frame in text.split("\n\n") {
+            let mut id = 0;
+            let mut data = None;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().unwrap_or(0);
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = Some(serde_json::from_str(v.trim()).expect("each data line is JSON"));
+                }
+            }
+            if let Some(data) = data {
+                events.push((id, data));
+            }
+        }
+        (status, events)
+    }
+
+    /// POSTs a run to `/run/stream` as `key` and reads the stream to its end.
+    pub async fn run_stream(&self, agent: &str, key: &str, body: Value) -> Vec<(i64, Value)> {
+        let request = Request::post(format!("/api/agents/{agent}/run/stream"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, events) = Self::sse_on(&self.router, request).await;
+        assert_eq!(status, StatusCode::OK, "{events:?}");
+        events
     }
 
     /// Sends a request with `key` (if any) and a JSON body (if any).

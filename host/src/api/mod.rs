@@ -14,6 +14,7 @@
 pub mod agents;
 pub mod auth;
 pub mod error;
+pub mod execute;
 pub mod extract;
 pub mod hooks;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod knowledge_bases;
 pub mod mcp_servers;
 pub mod openapi;
 pub mod runs;
+pub mod streaming;
 pub mod tool_assignments;
 pub mod tools;
 
@@ -68,6 +70,8 @@ pub struct AppState {
     pub registry: Arc<ToolRegistry>,
     /// HTTP settings.
     pub config: Arc<ApiConfig>,
+    /// The run engine.
+    pub engine: Arc<crate::engine::Engine>,
 }
 
 /// The OpenAPI document and the router, built together so they list the same routes.
@@ -124,6 +128,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(hooks::delete_hook))
         .routes(routes!(runs::list_sessions))
         .routes(routes!(runs::get_run))
+        .routes(routes!(execute::run))
+        .routes(routes!(execute::run_stream))
+        .routes(routes!(execute::run_events))
+        .routes(routes!(execute::cancel_run))
+        .routes(routes!(execute::approve_run))
         .split_for_parts()
 }
 

@@ -136,6 +136,23 @@ impl PendingStore for MemoryPendingStore {
     }
 }
 
+/// A [`PendingStore`] that keeps nothing: for a host that persists pending actions itself
+/// (the server stores them in its database and claims them there).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExternalPendingStore;
+
+impl PendingStore for ExternalPendingStore {
+    fn put(&self, _action: PendingAction) {}
+
+    fn take(&self, action_id: &str) -> Result<PendingAction, DecisionError> {
+        Err(DecisionError::NotFound(action_id.into()))
+    }
+
+    fn list(&self) -> Vec<PendingAction> {
+        Vec::new()
+    }
+}
+
 /// The human-readable line shown to whoever approves: the tool, its type, and the arguments.
 pub fn describe_call(tool_name: &str, tool_type: Option<&str>, arguments: &Value) -> String {
     let kind = tool_type.map(|t| format!(" ({t})")).unwrap_or_default();

@@ -250,8 +250,21 @@ impl Boundary {
         approval: Approval,
         by: &str,
     ) -> Result<FinishedCall, BoundaryError> {
-        let started = Started::now();
         let action = self.pending.take(action_id)?;
+        self.apply_decision(toolset, action, approval, by).await
+    }
+
+    /// Carries out a decision on an action the caller has already claimed (the server claims
+    /// it in its database, which is what makes "exactly once" hold across instances). ALLOW
+    /// runs exactly the recorded arguments; DENY answers "denied by the user".
+    pub async fn apply_decision(
+        &self,
+        toolset: &Toolset,
+        action: PendingAction,
+        approval: Approval,
+        by: &str,
+    ) -> Result<FinishedCall, BoundaryError> {
+        let started = Started::now();
         let assignment = toolset
             .by_id(&action.assignment_id)
             .cloned()

@@ -29,6 +29,14 @@ pub struct ServeArgs {
     /// Largest WASM component upload, in MiB [default: 64].
     #[arg(long, env = "CORRAL_MAX_UPLOAD_MIB")]
     pub max_upload_mib: Option<usize>,
+    /// LLM provider for model names without a `provider/` prefix [default: openai]. Built-in
+    /// providers: openai, anthropic, ollama, openrouter, vllm, lmstudio (NAME_API_KEY and
+    /// NAME_BASE_URL environment variables); more in the config file's [providers.NAME].
+    #[arg(long, env = "CORRAL_DEFAULT_PROVIDER")]
+    pub default_provider: Option<String>,
+    /// Seconds a gated tool call waits for ALLOW/DENY before it counts as DENY [default: 86400].
+    #[arg(long, env = "CORRAL_APPROVAL_TTL_SECONDS")]
+    pub approval_ttl_seconds: Option<u64>,
 }
 
 /// Resolves the settings and runs the server until Ctrl-C or SIGTERM.
@@ -48,6 +56,8 @@ pub(super) async fn run(
         cors_origins: args.cors_origins,
         max_upload_mib: args.max_upload_mib,
         cache_dir,
+        default_provider: args.default_provider,
+        approval_ttl_seconds: args.approval_ttl_seconds,
         admin_key: std::env::var("CORRAL_ADMIN_KEY")
             .ok()
             .filter(|k| !k.trim().is_empty()),

@@ -1,9 +1,12 @@
 //! The server's settings, from (highest first) command-line flags, environment variables, an
 //! optional TOML file, and defaults.
 
+use crate::llm::providers::ProviderEntry;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Default address: loopback only, so a fresh install is not reachable from the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -24,6 +27,13 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     /// Upload limit in MiB.
     pub max_upload_mib: Option<usize>,
+    /// Provider serving bare model names (default `openai`).
+    pub default_provider: Option<String>,
+    /// Seconds a gated call waits for a human before it counts as DENY (default 24 h).
+    pub approval_ttl_seconds: Option<u64>,
+    /// LLM providers: `[providers.NAME]` with kind, base_url, api_key_env, timeout_seconds,
+    /// max_retries.
+    pub providers: Option<BTreeMap<String, ProviderEntry>>,
 }
 
 impl FileConfig {
@@ -52,6 +62,10 @@ pub struct Overrides {
     pub cache_dir: Option<PathBuf>,
     /// `CORRAL_ADMIN_KEY`.
     pub admin_key: Option<String>,
+    /// `--default-provider` / `CORRAL_DEFAULT_PROVIDER`.
+    pub default_provider: Option<String>,
+    /// `--approval-ttl-seconds` / `CORRAL_APPROVAL_TTL_SECONDS`.
+    pub approval_ttl_seconds: Option<u64>,
 }
 
 /// The resolved settings.
@@ -71,6 +85,12 @@ pub struct ServerConfig {
     pub max_upload_bytes: usize,
     /// An admin key to make sure exists (instead of generating one on first start).
     pub admin_key: Option<String>,
+    /// Providers declared in the file (on top of the built-in ones).
+    pub providers: BTreeMap<String, ProviderEntry>,
+    /// Provider for bare model names.
+    pub default_provider: Option<String>,
+    /// How long approvals wait.
+    pub approval_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -119,6 +139,13 @@ impl ServerConfig {
         {
             return Err("CORRAL_ADMIN_KEY must be at least 20 characters".into());
         }
+        let approval_ttl_seconds = overrides
+            .approval_ttl_seconds
+            .or(file.approval_ttl_seconds)
+            .unwrap_or(24 * 3600);
+        if approval_ttl_seconds == 0 {
+            return Err("the approval time-to-live must be at least 1 second".into());
+        }
         Ok(Self {
             listen,
             data_dir,
@@ -127,6 +154,9 @@ impl ServerConfig {
             cors_origins,
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             admin_key: overrides.admin_key.map(|k| k.trim().to_string()),
+            providers: file.providers.unwrap_or_default(),
+            default_provider: overrides.default_provider.or(file.default_provider),
+            approval_ttl: Duration::from_secs(approval_ttl_seconds),
         })
     }
 }

@@ -4,6 +4,8 @@
 pub mod config;
 
 use crate::api::{ApiConfig, AppState, app};
+use crate::engine::{Engine, EngineConfig};
+use crate::llm::providers::Providers;
 use crate::registry::{RegistryError, ToolRegistry};
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use crate::store::keys::{NewKey, Scope, generate_secret};
@@ -48,6 +50,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The provider settings are wrong.
+    #[error("LLM providers: {0}")]
+    Providers(String),
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -72,7 +77,18 @@ pub async fn build_state(config: &ServerConfig) -> Result<AppState, ServerError>
     let sandbox = Arc::new(Sandbox::new(sandbox_config)?);
     let registry = Arc::new(ToolRegistry::new(sandbox, store.clone()));
     registry.load_builtins(crate::artifacts::BUILTINS).await?;
+    let providers = Providers::from_config(&config.providers, config.default_provider.as_deref())
+        .map_err(ServerError::Providers)?;
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        registry.clone(),
+        providers,
+        EngineConfig {
+            approval_ttl: config.approval_ttl,
+        },
+    ));
     Ok(AppState {
+        engine,
         store,
         registry,
         config: Arc::new(ApiConfig {
@@ -154,6 +170,27 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         AdminKey::FromEnv => println!("Admin API key: the one in CORRAL_ADMIN_KEY."),
         AdminKey::Existing => {}
     }
+    if state.store.backend() == crate::store::Backend::Sqlite {
+        // One process owns an SQLite database, so a run left `running` was cut off by a stop.
+        let interrupted =
+            state
+                .engine
+                .recover_interrupted()
+                .await
+                .map_err(|source| ServerError::Store {
+                    url: redact_url(&config.database_url),
+                    source,
+                })?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "runs cut off by the last stop were marked failed"
+            );
+        }
+    }
+    state
+        .engine
+        .spawn_expiry_sweeper(std::time::Duration::from_secs(30));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod keys;
 pub mod knowledge_bases;
 pub mod mcp_servers;
+pub mod pending;
 pub mod runs;
 pub mod tools;
 

@@ -80,6 +80,12 @@ pub struct Run {
     pub reasoning_steps: Value,
     /// Created.
     pub created_at: String,
+    /// Model turns taken so far (the engine resumes from here).
+    #[serde(skip)]
+    pub step: i64,
+    /// What the run was asked (temperature, response_format, context...), for resuming.
+    #[serde(skip)]
+    pub options: Value,
 }
 
 /// A stored run event.
@@ -126,13 +132,16 @@ fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
         tool_calls: json_column(row, "tool_calls")?,
         reasoning_steps: json_column(row, "reasoning_steps")?,
         created_at: row.try_get("created_at")?,
+        step: row.try_get("step")?,
+        options: json_column(row, "options")?,
     })
 }
 
 const SESSION_COLUMNS: &str = "id, agent_id, owner, title, created_at, updated_at";
 const RUN_COLUMNS: &str = "id, agent_id, session_id, owner, parent_orchestration_run_id, \
     parent_workflow_execution_id, status, input_messages, output_messages, content, usage, \
-    retrieved_context, error, started_at, completed_at, steps, tool_calls, reasoning_steps, created_at";
+    retrieved_context, error, started_at, completed_at, steps, tool_calls, reasoning_steps, created_at, \
+    step, options";
 
 impl Store {
     /// Starts a session for `owner`.
@@ -206,12 +215,31 @@ impl Store {
         owner: &str,
         input_messages: &Value,
     ) -> Result<Run, StoreError> {
+        self.create_run_with_options(
+            agent_id,
+            session_id,
+            owner,
+            input_messages,
+            &Value::Object(Default::default()),
+        )
+        .await
+    }
+
+    /// Creates a queued run with the options it was asked with.
+    pub async fn create_run_with_options(
+        &self,
+        agent_id: &str,
+        session_id: Option<&str>,
+        owner: &str,
+        input_messages: &Value,
+        options: &Value,
+    ) -> Result<Run, StoreError> {
         let id = new_id();
         let now = now();
         sqlx::query(
             "INSERT INTO runs (id, agent_id, session_id, owner, status, input_messages, \
-             output_messages, usage, retrieved_context, steps, tool_calls, reasoning_steps, created_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, '[]', '{}', '[]', '[]', '[]', '[]', $6)",
+             output_messages, usage, retrieved_context, steps, tool_calls, reasoning_steps, created_at, options) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, '[]', '{}', '[]', '[]', '[]', '[]', $6, $7)",
         )
         .bind(&id)
         .bind(agent_id)
@@ -219,6 +247,7 @@ impl Store {
         .bind(owner)
         .bind(to_json(input_messages))
         .bind(&now)
+        .bind(to_json(options))
         .execute(self.pool())
         .await?;
         if let Some(session_id) = session_id {
@@ -231,14 +260,14 @@ impl Store {
         self.get_run(&id).await?.ok_or(StoreError::Reference)
     }
 
-    /// Saves every changing field of a run (status, messages, content, usage, steps, ...).
+    /// Saves every changing field of a run but its status (messages, content, usage, steps, ...);
+    /// status changes go through [`Store::transition_run`] so a cancel is never overwritten.
     pub async fn save_run(&self, run: &Run) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE runs SET status = $1, output_messages = $2, content = $3, usage = $4, \
-             retrieved_context = $5, error = $6, started_at = $7, completed_at = $8, steps = $9, \
-             tool_calls = $10, reasoning_steps = $11 WHERE id = $12",
+            "UPDATE runs SET output_messages = $1, content = $2, usage = $3, \
+             retrieved_context = $4, error = $5, started_at = $6, completed_at = $7, steps = $8, \
+             tool_calls = $9, reasoning_steps = $10, step = $11 WHERE id = $12",
         )
-        .bind(&run.status)
         .bind(to_json(&run.output_messages))
         .bind(&run.content)
         .bind(to_json(&run.usage))
@@ -249,10 +278,57 @@ impl Store {
         .bind(to_json(&run.steps))
         .bind(to_json(&run.tool_calls))
         .bind(to_json(&run.reasoning_steps))
+        .bind(run.step)
         .bind(&run.id)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Moves a run from `from` to `to` status; false when it was not in `from` (another
+    /// request or instance got there first).
+    pub async fn transition_run(&self, id: &str, from: &str, to: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE runs SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets a run's status whatever it was (used only where no race matters).
+    pub async fn set_run_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A session's finished runs, oldest first (the history a new run continues).
+    pub async fn session_runs(&self, session_id: &str) -> Result<Vec<Run>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE session_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(session_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+    }
+
+    /// Runs in one of `statuses` (start-up recovery).
+    pub async fn runs_in_status(&self, status: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query("SELECT id FROM runs WHERE status = $1")
+            .bind(status)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// One run with its events, whoever owns it (the API checks ownership).

@@ -1,0 +1,1 @@
+//! Bounded retries with backoff (being written).
