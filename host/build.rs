@@ -76,6 +76,13 @@ fn main() {
         }
     }
     code.push_str("];\n");
+    // The `notes` example, embedded for `corral demo` (it needs no file beside the binary).
+    if let Some((_, path, _)) = artifacts.iter().find(|(name, _, _)| name == "notes") {
+        code.push_str(&format!(
+            "\n/// The `notes` example component, embedded for `corral demo`.\npub const NOTES_COMPONENT: &[u8] = include_bytes!({:?});\n",
+            path.display().to_string()
+        ));
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("artifacts.rs");
     std::fs::write(out, code).expect("writing artifacts.rs");
 }

@@ -503,3 +503,22 @@ fn serve_explains_bad_settings() {
         );
     }
 }
+
+#[test]
+fn demo_runs_the_main_job_offline() {
+    let out = corral(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for needle in [
+        "approval_requested",
+        "run_paused",
+        "(allowed)",
+        "complete",
+        "Demo complete",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "demo output lacks {needle}:\n{stdout}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 mod build;
 mod call;
+mod demo;
 mod inspect;
 mod new;
 mod progress;
@@ -42,6 +43,9 @@ pub enum Command {
     /// defaults. On first start with no API keys, an admin key is created and printed once;
     /// set CORRAL_ADMIN_KEY (at least 20 characters) to choose it instead.
     Serve(serve::ServeArgs),
+    /// Run the whole main job offline: a server, an agent on the scripted model using the
+    /// `notes` example tool, a gated call approved over the API, every streamed event printed.
+    Demo(demo::DemoArgs),
     /// Write, build, inspect and try tool components.
     #[command(subcommand)]
     Tool(ToolCommand),
@@ -115,13 +119,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             .await
             .map(|()| ExitCode::SUCCESS);
     }
+    if let Command::Demo(args) = cli.command {
+        return demo::run(args, cli.cache_dir)
+            .await
+            .map(|()| ExitCode::SUCCESS);
+    }
     let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from("corral-data"));
     let mut sandbox = SandboxConfig::in_data_dir(&data_dir);
     if let Some(cache_dir) = cli.cache_dir {
         sandbox.cache_dir = cache_dir;
     }
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Demo(_) => unreachable!("handled above"),
         Command::Tool(ToolCommand::New(args)) => new::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tool(ToolCommand::Build(args)) => {
             build::run(args, sandbox).await.map(|()| ExitCode::SUCCESS)
