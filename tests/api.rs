@@ -303,6 +303,27 @@ async fn uploaded_component_is_listed_assigned_and_overridden(api: TestApi) {
     // GET /api/tools lists it with its schema; GET /api/tools/{id} shows one.
     let listed = api.get("/api/tools").await;
     status(&listed, StatusCode::OK);
+    // The builtins shipped inside the server are listed with their schemas too.
+    let builtins: Vec<&Value> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["source"] == "builtin")
+        .collect();
+    for name in [
+        "storage_read",
+        "storage_write",
+        "http_request",
+        "web_scrape",
+        "web_search",
+    ] {
+        let tool = builtins
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("builtin {name} not listed"));
+        assert_eq!(tool["input_schema"]["type"], "object", "{name}");
+    }
     let listed_add = listed
         .body
         .as_array()

@@ -351,6 +351,7 @@ fn new_python_and_js_tools_build_and_run() {
 }
 
 /// Starts `corral serve` on a free port; returns the child, its address and its stdout lines.
+#[allow(clippy::zombie_processes)] // the caller owns the child and waits for it
 fn start_server(
     data: &Path,
     extra_env: &[(&str, &str)],
@@ -525,7 +526,14 @@ fn demo_runs_the_main_job_offline() {
 
 /// A minimal HTTP/1.1 request over a plain socket (the response is read to the end, so a
 /// server-sent event stream is read until the server ends it); returns status and body text.
-fn http_request(addr: &str, method: &str, path: &str, key: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let mut head = format!(
@@ -541,14 +549,25 @@ fn http_request(addr: &str, method: &str, path: &str, key: &str, headers: &[(&st
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let response = String::from_utf8_lossy(&response).to_string();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn json_field(body: &str, field: &str) -> String {
-    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
-    value[field].as_str().unwrap_or_else(|| panic!("no {field} in {body}")).to_string()
+    let value: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {body}"))
+        .to_string()
 }
 
 #[test]
@@ -558,21 +577,50 @@ fn a_pending_approval_survives_kill_9() {
     let (mut server, addr, _) = start_server(data.path(), &[("CORRAL_ADMIN_KEY", key)]);
     let json = [("Content-Type", "application/json")];
     let notes = std::fs::read(artifacts::NOTES).unwrap();
-    let (status, body) = http_request(&addr, "POST", "/api/tools", key, &[("Content-Type", "application/wasm")], &notes);
+    let (status, body) = http_request(
+        &addr,
+        "POST",
+        "/api/tools",
+        key,
+        &[("Content-Type", "application/wasm")],
+        &notes,
+    );
     assert_eq!(status, 201, "{body}");
     let agent = serde_json::json!({"name": "k", "model": "scripted", "settings": {"script": [
         {"tool_calls": [{"name": "save_note", "arguments": {"name": "n", "text": "t"}}]},
         {"tool_calls": [{"name": "delete_note", "arguments": {"name": "n"}}]},
         {"text": "deleted after the restart"}]}});
-    let (status, body) = http_request(&addr, "POST", "/api/agents", key, &json, agent.to_string().as_bytes());
+    let (status, body) = http_request(
+        &addr,
+        "POST",
+        "/api/agents",
+        key,
+        &json,
+        agent.to_string().as_bytes(),
+    );
     assert_eq!(status, 201, "{body}");
     let agent_id = json_field(&body, "id");
     for tool in ["save_note", "delete_note"] {
-        let assign = serde_json::json!({"tool_name": tool, "grants": {"storage": {"bucket": "kill-test"}}});
-        let (status, body) = http_request(&addr, "POST", &format!("/api/agents/{agent_id}/tools"), key, &json, assign.to_string().as_bytes());
+        let assign =
+            serde_json::json!({"tool_name": tool, "grants": {"storage": {"bucket": "kill-test"}}});
+        let (status, body) = http_request(
+            &addr,
+            "POST",
+            &format!("/api/agents/{agent_id}/tools"),
+            key,
+            &json,
+            assign.to_string().as_bytes(),
+        );
         assert_eq!(status, 201, "{body}");
     }
-    let (status, stream) = http_request(&addr, "POST", &format!("/api/agents/{agent_id}/run/stream"), key, &json, br#"{"message": "go"}"#);
+    let (status, stream) = http_request(
+        &addr,
+        "POST",
+        &format!("/api/agents/{agent_id}/run/stream"),
+        key,
+        &json,
+        br#"{"message": "go"}"#,
+    );
     assert_eq!(status, 200);
     assert!(stream.contains("\"run_paused\""), "{stream}");
     let run_id = stream
@@ -587,15 +635,47 @@ fn a_pending_approval_survives_kill_9() {
     server.wait().unwrap();
 
     let (mut again, addr, _) = start_server(data.path(), &[("CORRAL_ADMIN_KEY", key)]);
-    let (status, body) = http_request(&addr, "POST", &format!("/api/agents/runs/{run_id}/approve"), key, &json, br#"{"approved": true}"#);
+    let (status, body) = http_request(
+        &addr,
+        "POST",
+        &format!("/api/agents/runs/{run_id}/approve"),
+        key,
+        &json,
+        br#"{"approved": true}"#,
+    );
     assert_eq!(status, 200, "{body}");
-    let (status, rest) = http_request(&addr, "GET", &format!("/api/agents/runs/{run_id}/events"), key, &[("Last-Event-ID", "1")], b"");
+    let (status, rest) = http_request(
+        &addr,
+        "GET",
+        &format!("/api/agents/runs/{run_id}/events"),
+        key,
+        &[("Last-Event-ID", "1")],
+        b"",
+    );
     assert_eq!(status, 200);
     assert!(rest.contains("deleted after the restart"), "{rest}");
-    assert_eq!(rest.matches("\"decision\":\"allowed\"").count(), 1, "the call ran once: {rest}");
-    let (_, record) = http_request(&addr, "GET", &format!("/api/agents/runs/{run_id}"), key, &[], b"");
+    assert_eq!(
+        rest.matches("\"decision\":\"allowed\"").count(),
+        1,
+        "the call ran once: {rest}"
+    );
+    let (_, record) = http_request(
+        &addr,
+        "GET",
+        &format!("/api/agents/runs/{run_id}"),
+        key,
+        &[],
+        b"",
+    );
     assert_eq!(json_field(&record, "status"), "completed");
-    let (status, _) = http_request(&addr, "POST", &format!("/api/agents/runs/{run_id}/approve"), key, &json, br#"{"approved": true}"#);
+    let (status, _) = http_request(
+        &addr,
+        "POST",
+        &format!("/api/agents/runs/{run_id}/approve"),
+        key,
+        &json,
+        br#"{"approved": true}"#,
+    );
     assert_eq!(status, 409);
     terminate(&mut again);
 }

@@ -633,32 +633,31 @@ impl Engine {
                 }
             }
         }
-        if paused {
-            if self
+        if paused
+            && self
                 .store
                 .transition_run(&run_id, "running", "awaiting_approval")
                 .await?
-            {
-                run.status = "awaiting_approval".into();
-                run.output_messages = serde_json::to_value(&*output).unwrap_or_default();
-                self.store.save_run(run).await?;
-                let pending: Vec<String> = self
-                    .store
-                    .step_actions(&run_id, step)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.status == "pending")
-                    .map(|a| a.action.action_id)
-                    .collect();
-                self.bus
-                    .emit(
-                        &self.store,
-                        &run_id,
-                        "run_paused",
-                        json!({"status": "awaiting_approval", "pending_action_ids": pending}),
-                    )
-                    .await?;
-            }
+        {
+            run.status = "awaiting_approval".into();
+            run.output_messages = serde_json::to_value(&*output).unwrap_or_default();
+            self.store.save_run(run).await?;
+            let pending: Vec<String> = self
+                .store
+                .step_actions(&run_id, step)
+                .await?
+                .into_iter()
+                .filter(|a| a.status == "pending")
+                .map(|a| a.action.action_id)
+                .collect();
+            self.bus
+                .emit(
+                    &self.store,
+                    &run_id,
+                    "run_paused",
+                    json!({"status": "awaiting_approval", "pending_action_ids": pending}),
+                )
+                .await?;
         }
         Ok(paused)
     }
