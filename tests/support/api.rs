@@ -73,7 +73,7 @@ impl TestApi {
     }
 
     /// A fresh server on `db` with adjusted settings.
-    pub async fn new_with(db: Db, tweak: impl FnOnce(&mut Overrides)) -> Self {
+    pub async fn new_with(db: Db, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let (url, schema) = match db {
             Db::Sqlite => (corral::store::Store::sqlite_url(data.path()), None),
@@ -96,14 +96,14 @@ impl TestApi {
                 )
             }
         };
-        let mut overrides = Overrides {
+        let overrides = Overrides {
             data_dir: Some(data.path().to_path_buf()),
             database_url: Some(url),
             cache_dir: Some(crate::shared_cache_dir()),
             ..Overrides::default()
         };
-        tweak(&mut overrides);
-        let config = ServerConfig::resolve(overrides, FileConfig::default()).expect("config");
+        let mut config = ServerConfig::resolve(overrides, FileConfig::default()).expect("config");
+        tweak(&mut config);
         Self::with_config(config, data, schema).await
     }
 
