@@ -840,3 +840,61 @@ async fn hooks_gate_and_block_tool_calls(api: TestApi) {
     assert_eq!(requested.len(), 1);
     assert_eq!(requested[0]["tool_name"], "add");
 }
+
+/// HTTP hooks: the event arrives signed (HMAC-SHA256 of the body with the hook's secret); a
+/// PreToolUse hook can rewrite a call's input (validated again by the boundary) or deny it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_hooks_are_signed_and_can_modify_or_deny() {
+    use corral::engine::hooks::SIGNATURE_HEADER;
+    let api = TestApi::new(corral_tests::api::Db::Sqlite).await;
+    let received = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let log = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                log.lock().unwrap().push((signature, body.clone()));
+                let event: Value = serde_json::from_str(&body).unwrap();
+                match event["tool_name"].as_str() {
+                    Some("add") => axum::Json(json!({"action": "allow", "modified_input": {"a": 10, "b": 10}})),
+                    Some("echo") => axum::Json(json!({"action": "deny", "message": "echo is off today"})),
+                    _ => axum::Json(json!({"action": "allow"})),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let script = json!([
+        {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}, {"name": "echo", "arguments": {"x": 1}}]},
+        {"text": "hooked"}
+    ]);
+    let agent = scripted_agent(&api, script, &["add", "echo"]).await;
+    let hook = api
+        .post(
+            &format!("/api/agents/{agent}/hooks"),
+            json!({"event": "PreToolUse", "type": "http", "config": {"url": format!("http://{addr}/hook"), "secret": "s3cret"}}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let events = api.run_stream(&agent, &api.admin, json!({"message": "go"})).await;
+    assert_eq!(kinds(&events).last().map(String::as_str), Some("complete"), "{:?}", kinds(&events));
+    let results = of_kind(&events, "tool_result");
+    let add = results.iter().find(|r| r["tool_name"] == "add").unwrap();
+    assert!(add["result_preview"].as_str().unwrap().contains("20"), "modified input used: {add}");
+    let echo = results.iter().find(|r| r["tool_name"] == "echo").unwrap();
+    assert!(echo["result_preview"].as_str().unwrap().contains("echo is off today"), "{echo}");
+    assert!(of_kind(&events, "hook_result").iter().any(|h| h["blocked"] == true));
+    // Every delivery was signed with the hook's secret.
+    use hmac::{Hmac, Mac};
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2);
+    for (signature, body) in received {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body.as_bytes());
+        assert_eq!(signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+    }
+}
