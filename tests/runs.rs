@@ -854,12 +854,20 @@ async fn http_hooks_are_signed_and_can_modify_or_deny() {
         axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
             let log = log.clone();
             async move {
-                let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let signature = headers
+                    .get(SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 log.lock().unwrap().push((signature, body.clone()));
                 let event: Value = serde_json::from_str(&body).unwrap();
                 match event["tool_name"].as_str() {
-                    Some("add") => axum::Json(json!({"action": "allow", "modified_input": {"a": 10, "b": 10}})),
-                    Some("echo") => axum::Json(json!({"action": "deny", "message": "echo is off today"})),
+                    Some("add") => {
+                        axum::Json(json!({"action": "allow", "modified_input": {"a": 10, "b": 10}}))
+                    }
+                    Some("echo") => {
+                        axum::Json(json!({"action": "deny", "message": "echo is off today"}))
+                    }
                     _ => axum::Json(json!({"action": "allow"})),
                 }
             }
@@ -880,14 +888,34 @@ async fn http_hooks_are_signed_and_can_modify_or_deny() {
         )
         .await;
     assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
-    let events = api.run_stream(&agent, &api.admin, json!({"message": "go"})).await;
-    assert_eq!(kinds(&events).last().map(String::as_str), Some("complete"), "{:?}", kinds(&events));
+    let events = api
+        .run_stream(&agent, &api.admin, json!({"message": "go"}))
+        .await;
+    assert_eq!(
+        kinds(&events).last().map(String::as_str),
+        Some("complete"),
+        "{:?}",
+        kinds(&events)
+    );
     let results = of_kind(&events, "tool_result");
     let add = results.iter().find(|r| r["tool_name"] == "add").unwrap();
-    assert!(add["result_preview"].as_str().unwrap().contains("20"), "modified input used: {add}");
+    assert!(
+        add["result_preview"].as_str().unwrap().contains("20"),
+        "modified input used: {add}"
+    );
     let echo = results.iter().find(|r| r["tool_name"] == "echo").unwrap();
-    assert!(echo["result_preview"].as_str().unwrap().contains("echo is off today"), "{echo}");
-    assert!(of_kind(&events, "hook_result").iter().any(|h| h["blocked"] == true));
+    assert!(
+        echo["result_preview"]
+            .as_str()
+            .unwrap()
+            .contains("echo is off today"),
+        "{echo}"
+    );
+    assert!(
+        of_kind(&events, "hook_result")
+            .iter()
+            .any(|h| h["blocked"] == true)
+    );
     // Every delivery was signed with the hook's secret.
     use hmac::{Hmac, Mac};
     let received = received.lock().unwrap().clone();
@@ -895,6 +923,26 @@ async fn http_hooks_are_signed_and_can_modify_or_deny() {
     for (signature, body) in received {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(body.as_bytes());
-        assert_eq!(signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+        assert_eq!(
+            signature,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
+    }
+}
+
+/// Several runs at once on the embedded SQLite database all complete (its single writer must
+/// not turn concurrent event appends into "database is locked" failures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_on_sqlite_all_complete() {
+    let api = TestApi::new(corral_tests::api::Db::Sqlite).await;
+    let script = json!([{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]}, {"text": "three"}]);
+    let agent = scripted_agent(&api, script, &["add"]).await;
+    let runs = (0..8).map(|_| api.run_stream(&agent, &api.admin, json!({"message": "add"})));
+    for events in futures::future::join_all(runs).await {
+        assert_eq!(
+            kinds(&events).last().map(String::as_str),
+            Some("complete"),
+            "{events:?}"
+        );
     }
 }

@@ -78,7 +78,17 @@ async fn pump(
                     live = engine.bus().subscribe(run_id);
                 }
             },
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(POLL) => {
+                // A run that ended without its final event reaching the log (the database
+                // failed mid-write) must not keep the client waiting forever.
+                let ended = store
+                    .get_run(run_id)
+                    .await?
+                    .is_none_or(|r| matches!(r.status.as_str(), "completed" | "failed" | "cancelled"));
+                if ended && store.run_events_after(run_id, last).await?.is_empty() {
+                    return Ok(());
+                }
+            }
             () = tx.closed() => return Ok(()),
         }
     }

@@ -353,28 +353,22 @@ impl Store {
         Ok(Some(run))
     }
 
-    /// Appends an event to a run's log and returns its sequence number. The primary key
-    /// (run_id, seq) makes a concurrent append with the same number fail rather than interleave.
+    /// Appends an event to a run's log and returns its sequence number. One statement picks
+    /// the next number and inserts, so it is atomic on both backends (a read-then-write
+    /// transaction would deadlock SQLite writers under load); the primary key (run_id, seq)
+    /// makes a concurrent append with the same number fail rather than interleave.
     pub async fn append_run_event(&self, run_id: &str, event: &Value) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let seq: i64 = sqlx::query(
-            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM run_events WHERE run_id = $1",
+        Ok(sqlx::query(
+            "INSERT INTO run_events (run_id, seq, event, created_at) \
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM run_events WHERE run_id = $1 \
+             RETURNING seq",
         )
         .bind(run_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("next")?;
-        sqlx::query(
-            "INSERT INTO run_events (run_id, seq, event, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(run_id)
-        .bind(seq)
         .bind(to_json(event))
         .bind(now())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(seq)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("seq")?)
     }
 
     /// A run's events with a sequence number above `after`, in order.
