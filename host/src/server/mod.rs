@@ -4,6 +4,7 @@
 pub mod config;
 
 use crate::api::{ApiConfig, AppState, app};
+use axum::serve::ListenerExt;
 use crate::engine::{Engine, EngineConfig};
 use crate::llm::providers::Providers;
 use crate::registry::{RegistryError, ToolRegistry};
@@ -145,6 +146,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let store = state.store.clone();
+    // Streamed events are many small writes: without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK hold each one back by up to ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

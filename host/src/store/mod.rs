@@ -115,6 +115,13 @@ impl Store {
                             sqlx::query("PRAGMA journal_mode = WAL")
                                 .execute(&mut *conn)
                                 .await?;
+                            // In WAL mode NORMAL syncs at checkpoints, not at every commit: a
+                            // crash of the process (kill -9 included) loses nothing; only an OS
+                            // crash or power cut may lose the last commits. Every run event is a
+                            // commit, so FULL would cost an fsync per streamed chunk.
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })
