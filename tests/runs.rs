@@ -946,3 +946,64 @@ async fn concurrent_runs_on_sqlite_all_complete() {
         );
     }
 }
+
+/// Cancelling a run while a tool call is in flight: the stream ends with `cancelled` (no
+/// result of the spinning call), and the run is recorded as cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_running_run() {
+    let api = TestApi::new(corral_tests::api::Db::Sqlite).await;
+    let bytes = std::fs::read(artifacts::HOSTILE).unwrap();
+    let uploaded = api
+        .raw(
+            Request::post("/api/tools")
+                .header("authorization", format!("Bearer {}", api.admin))
+                .header("content-type", "application/wasm")
+                .body(Body::from(bytes))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let agent = scripted_agent(
+        &api,
+        json!([{"tool_calls": [{"name": "spin_forever", "arguments": {}}]}, {"text": "never"}]),
+        &["spin_forever"],
+    )
+    .await;
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::post(format!("/api/agents/{agent}/run/stream"))
+                .header("authorization", format!("Bearer {}", api.admin))
+                .header("content-type", "application/json")
+                .body(Body::from(json!({"message": "spin"}).to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let run_id = response.headers()["x-run-id"].to_str().unwrap().to_string();
+    let mut body = response.into_body();
+    let mut text = String::new();
+    // Wait (on the stream itself) until the tool call has started.
+    while !text.contains("\"tool_call\"") {
+        let frame = body.frame().await.expect("more frames").expect("frame");
+        if let Some(data) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+    let cancelled = api
+        .post(&format!("/api/agents/runs/{run_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.expect("frame").data_ref() {
+            text.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+    assert!(text.contains("\"cancelled\""), "{text}");
+    assert!(!text.contains("\"tool_result\""), "{text}");
+    assert_eq!(
+        api.get(&format!("/api/agents/runs/{run_id}")).await.body["status"],
+        "cancelled"
+    );
+}

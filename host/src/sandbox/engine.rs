@@ -1,11 +1,12 @@
-//! The one `wasmtime::Engine` of the process and the epoch ticker that bounds guest CPU time.
+//! The one `wasmtime::Engine` of the process and the epoch ticker at which guest code yields
+//! to the async runtime (so the call's time limit and cancellation can stop it).
 
 use super::limits::Ceilings;
 use std::time::Duration;
 use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the ticker advances the engine's epoch; a call's wall-time budget is counted in
-/// these ticks, so a runaway guest overshoots its deadline by at most one tick.
+/// How often the ticker advances the engine's epoch. Guest code yields at each tick, so a
+/// runaway guest overshoots its time limit, or a cancel, by at most about one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How many calls may hold an instance at once. The pooling allocator reserves slots for
@@ -96,9 +97,4 @@ pub fn spawn_epoch_ticker(engine: EngineWeak) -> std::io::Result<()> {
             }
         })
         .map(drop)
-}
-
-/// The number of ticks that covers `timeout`, at least one.
-pub fn deadline_ticks(timeout: Duration) -> u64 {
-    (timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64).max(1)
 }

@@ -368,8 +368,11 @@ impl Sandbox {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
-        store.epoch_deadline_trap();
+        // Guest code yields to the async runtime at every epoch tick (10 ms), so a spinning
+        // guest never holds a runtime worker: other requests keep being served, and dropping
+        // the call (the time limit below, or a cancelled run) stops it at its next tick.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
 
         let outcome = {
             let run = async {
@@ -380,8 +383,8 @@ impl Sandbox {
                     .map_err(RunError::Instantiate)?;
                 body(&mut store, &instance).await.map_err(RunError::Trapped)
             };
-            // The epoch deadline stops guest code; this timeout also covers a guest blocked in a
-            // host call (e.g. waiting on HTTP), where no guest instruction runs to see the epoch.
+            // The wall-time limit, for guest code (which yields at every epoch tick) and for a
+            // guest blocked in a host call (e.g. waiting on HTTP) alike.
             tokio::time::timeout(limits.timeout, run).await
         };
 

@@ -4,13 +4,13 @@
 pub mod config;
 
 use crate::api::{ApiConfig, AppState, app};
-use axum::serve::ListenerExt;
 use crate::engine::{Engine, EngineConfig};
 use crate::llm::providers::Providers;
 use crate::registry::{RegistryError, ToolRegistry};
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use crate::store::keys::{NewKey, Scope, generate_secret};
 use crate::store::{Store, StoreError, redact_url};
+use axum::serve::ListenerExt;
 use config::ServerConfig;
 use std::future::Future;
 use std::sync::Arc;
