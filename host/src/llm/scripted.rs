@@ -66,8 +66,7 @@ fn script_events(request: &ChatRequest) -> Result<Vec<LlmEvent>, LlmError> {
     let finish = match turn {
         ScriptTurn::Text { text } => {
             let mut output = 0;
-            for (i, word) in text.split_inclusive(' ').enumerate() {
-                let _ = i;
+            for word in text.split_inclusive(' ') {
                 output += 1;
                 events.push(LlmEvent::TextDelta(word.to_string()));
             }
