@@ -13,7 +13,7 @@
 //! verbatim, and the provider-neutral [`Message`] does not keep them.
 
 use super::providers::ProviderSettings;
-use super::retry::{self, Decode, Timing};
+use super::transport::{self, Decode, Timing};
 use super::{
     ChatRequest, FinishReason, LlmError, LlmEvent, LlmStream, Message, Provider, ToolCallRequest,
     Usage,
@@ -45,7 +45,7 @@ impl AnthropicProvider {
     pub fn new(settings: ProviderSettings) -> Self {
         Self {
             settings,
-            client: retry::http_client(),
+            client: transport::http_client(),
             timing: Timing::default(),
         }
     }
@@ -73,9 +73,9 @@ impl Provider for AnthropicProvider {
                     None => builder,
                 }
             };
-            let response = retry::send_until(settings, &self.timing, deadline, build).await?;
-            let events = retry::read_events(settings, &self.timing, deadline, response).await?;
-            Ok(retry::decode(events, Decoder::new(&settings.name)))
+            let response = transport::send_until(settings, &self.timing, deadline, build).await?;
+            let events = transport::read_events(settings, &self.timing, deadline, response).await?;
+            Ok(transport::decode(events, Decoder::new(&settings.name)))
         })
     }
 }
@@ -275,7 +275,7 @@ impl Decoder {
         let arguments = if json.trim().is_empty() && start_input.is_object() {
             start_input
         } else {
-            retry::parse_arguments(&json)
+            transport::parse_arguments(&json)
         };
         Some(LlmEvent::ToolCall(ToolCallRequest {
             id,
@@ -301,7 +301,7 @@ impl Decode for Decoder {
         let data: Value = serde_json::from_str(&event.data).map_err(|error| {
             self.malformed(format!(
                 "an event's data is not JSON ({error}): {}",
-                retry::clip(&event.data, 200)
+                transport::clip(&event.data, 200)
             ))
         })?;
         let kind = data
@@ -485,7 +485,7 @@ mod tests {
     use super::*;
     use crate::llm::ToolSpec;
     use crate::llm::providers::ProviderKind;
-    use crate::llm::retry::fake::{CutServer, FakeServer, Reply};
+    use crate::llm::transport::fake::{CutServer, FakeServer, Reply};
     use futures::StreamExt;
     use std::time::Duration;
 

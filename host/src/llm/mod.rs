@@ -8,14 +8,14 @@
 //! a clear message; nothing here panics on a malformed or cut stream.
 //!
 //! # Layout
-//! [`openai`], [`anthropic`], [`scripted`]: the providers; [`retry`]: bounded retries with
-//! backoff honouring `Retry-After`; [`providers`]: which provider serves an agent's `model`.
+//! [`openai`], [`anthropic`], [`scripted`]: the providers; [`transport`]: how provider calls go
+//! over HTTP (bounded retries honouring `Retry-After`, deadlines, event-stream reading); [`providers`]: which provider serves an agent's `model`.
 
 pub mod anthropic;
 pub mod openai;
 pub mod providers;
-pub mod retry;
 pub mod scripted;
+pub mod transport;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;

@@ -7,7 +7,7 @@
 //! finish (`stream_options.include_usage`); `data: [DONE]` ends the answer.
 
 use super::providers::ProviderSettings;
-use super::retry::{self, Decode, Timing};
+use super::transport::{self, Decode, Timing};
 use super::{
     ChatRequest, FinishReason, LlmError, LlmEvent, LlmStream, Message, Provider, ToolCallRequest,
     Usage,
@@ -33,7 +33,7 @@ impl OpenAiProvider {
     pub fn new(settings: ProviderSettings) -> Self {
         Self {
             settings,
-            client: retry::http_client(),
+            client: transport::http_client(),
             timing: Timing::default(),
         }
     }
@@ -63,9 +63,9 @@ impl Provider for OpenAiProvider {
                     None => builder,
                 }
             };
-            let response = retry::send_until(settings, &self.timing, deadline, build).await?;
-            let events = retry::read_events(settings, &self.timing, deadline, response).await?;
-            Ok(retry::decode(events, Decoder::new(&settings.name)))
+            let response = transport::send_until(settings, &self.timing, deadline, build).await?;
+            let events = transport::read_events(settings, &self.timing, deadline, response).await?;
+            Ok(transport::decode(events, Decoder::new(&settings.name)))
         })
     }
 }
@@ -309,7 +309,7 @@ impl Decoder {
                     .filter(|id| !id.is_empty())
                     .unwrap_or_else(|| format!("call_{}", uuid::Uuid::new_v4().simple())),
                 name: call.name,
-                arguments: retry::parse_arguments(&call.arguments),
+                arguments: transport::parse_arguments(&call.arguments),
             }));
         }
         Ok(events)
@@ -339,13 +339,13 @@ impl Decode for Decoder {
         let chunk: Value = serde_json::from_str(data).map_err(|error| {
             self.malformed(format!(
                 "a `data:` line is not JSON ({error}): {}",
-                retry::clip(data, 200)
+                transport::clip(data, 200)
             ))
         })?;
         if !chunk.is_object() {
             return Err(self.malformed(format!(
                 "a `data:` line is not a JSON object: {}",
-                retry::clip(data, 200)
+                transport::clip(data, 200)
             )));
         }
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
@@ -406,7 +406,7 @@ fn text<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
 /// provider's side, so 500 unless it says otherwise.
 fn stream_error(provider: &str, error: &Value) -> LlmError {
     let message =
-        retry::error_message(&json!({ "error": error })).unwrap_or_else(|| error.to_string());
+        transport::error_message(&json!({ "error": error })).unwrap_or_else(|| error.to_string());
     let code = error.get("code");
     let kind = error.get("type").and_then(Value::as_str).unwrap_or("");
     let status = code
@@ -435,7 +435,7 @@ mod tests {
     use super::*;
     use crate::llm::ToolSpec;
     use crate::llm::providers::ProviderKind;
-    use crate::llm::retry::fake::{CutServer, FakeServer, Reply};
+    use crate::llm::transport::fake::{CutServer, FakeServer, Reply};
     use futures::StreamExt;
     use std::time::Duration;
 
