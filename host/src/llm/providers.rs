@@ -141,10 +141,15 @@ pub fn builtin_entries() -> BTreeMap<String, ProviderEntry> {
     ])
 }
 
+/// Built-in providers that are hosted services: calling them without a key can only fail.
+const KEY_REQUIRED: [&str; 3] = ["openai", "anthropic", "openrouter"];
+
 /// The configured providers.
 #[derive(Clone)]
 pub struct Providers {
     by_name: BTreeMap<String, Arc<dyn Provider>>,
+    /// Hosted providers without a key, with the variable that would hold it.
+    missing_keys: BTreeMap<String, String>,
     default: String,
 }
 
@@ -174,6 +179,7 @@ impl Providers {
         }
         all.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        let mut missing_keys = BTreeMap::new();
         for (name, entry) in &all {
             if name == "scripted" || name.contains('/') {
                 return Err(format!("`{name}` cannot be a provider name"));
@@ -185,6 +191,16 @@ impl Providers {
                 ));
             }
             let settings = entry.settings(name);
+            if settings.api_key.is_none()
+                && KEY_REQUIRED.contains(&name.as_str())
+                && !entries.contains_key(name)
+            {
+                let var = entry
+                    .api_key_env
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_API_KEY", name.to_ascii_uppercase()));
+                missing_keys.insert(name.clone(), var);
+            }
             let provider: Arc<dyn Provider> = match entry.kind {
                 ProviderKind::Openai => Arc::new(OpenAiProvider::new(settings)),
                 ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(settings)),
@@ -198,7 +214,11 @@ impl Providers {
                 "the default provider `{default}` is not configured"
             ));
         }
-        Ok(Self { by_name, default })
+        Ok(Self {
+            by_name,
+            missing_keys,
+            default,
+        })
     }
 
     /// The provider and the provider-side model name for an agent's `model`.
@@ -215,11 +235,83 @@ impl Providers {
                 "no provider `{name}` is configured for model `{model}`"
             ))
         })?;
+        if let Some(var) = self.missing_keys.get(name) {
+            return Err(LlmError::Config(format!(
+                "model `{model}` needs the {name} provider, which has no API key: set {var} (or use model `scripted` to try Corral without one)"
+            )));
+        }
         Ok((provider, model_name.to_string()))
     }
 
     /// The provider names, for error messages and docs.
     pub fn names(&self) -> Vec<String> {
         self.by_name.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_pick_their_provider() {
+        let mut entries = BTreeMap::new();
+        entries.insert(
+            "local".to_string(),
+            ProviderEntry {
+                kind: ProviderKind::Openai,
+                base_url: "http://127.0.0.1:8000/v1".into(),
+                api_key: None,
+                api_key_env: None,
+                timeout_seconds: None,
+                max_retries: None,
+            },
+        );
+        let providers = Providers::from_config(&entries, Some("local")).unwrap();
+        assert_eq!(providers.resolve("scripted").unwrap().1, "scripted");
+        assert_eq!(providers.resolve("local/llama3").unwrap().1, "llama3");
+        // A bare name, or an unknown prefix, goes to the default provider whole.
+        assert_eq!(providers.resolve("gpt-4o").unwrap().1, "gpt-4o");
+        assert_eq!(providers.resolve("meta/llama3").unwrap().1, "meta/llama3");
+    }
+
+    #[test]
+    fn a_hosted_provider_without_a_key_says_which_variable_to_set() {
+        if std::env::var("OPENAI_API_KEY").is_ok() {
+            return; // a developer's real key: nothing to check
+        }
+        let providers = Providers::from_config(&BTreeMap::new(), None).unwrap();
+        let error = providers
+            .resolve("openai/gpt-4o")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("OPENAI_API_KEY"), "{error}");
+    }
+
+    #[test]
+    fn bad_provider_settings_are_refused() {
+        let mut entries = BTreeMap::new();
+        entries.insert(
+            "x".to_string(),
+            ProviderEntry {
+                kind: ProviderKind::Anthropic,
+                base_url: "ftp://nope".into(),
+                api_key: None,
+                api_key_env: None,
+                timeout_seconds: None,
+                max_retries: None,
+            },
+        );
+        assert!(
+            Providers::from_config(&entries, None)
+                .unwrap_err()
+                .contains("base_url")
+        );
+        assert!(
+            Providers::from_config(&BTreeMap::new(), Some("nope"))
+                .unwrap_err()
+                .contains("nope")
+        );
     }
 }
