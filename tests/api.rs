@@ -49,18 +49,6 @@ fn status(reply: &Reply, expected: StatusCode) {
     assert_eq!(reply.status, expected, "body: {}", reply.body);
 }
 
-async fn upload(api: &TestApi, path: &str) -> Reply {
-    let bytes = std::fs::read(path).expect("component");
-    api.raw(
-        Request::post("/api/tools")
-            .header("authorization", format!("Bearer {}", api.admin))
-            .header("content-type", "application/wasm")
-            .body(Body::from(bytes))
-            .unwrap(),
-    )
-    .await
-}
-
 async fn auth_and_keys(api: TestApi) {
     // No key, a wrong key: 401 with a message naming the headers.
     let none = api.send(Method::GET, "/api/agents", None, None).await;
@@ -281,7 +269,7 @@ async fn agents_crud_and_validation(api: TestApi) {
 
 async fn uploaded_component_is_listed_assigned_and_overridden(api: TestApi) {
     // Upload the echo component: describe() ran in the sandbox, the tools come back.
-    let uploaded = upload(&api, artifacts::ECHO).await;
+    let uploaded = api.upload(artifacts::ECHO).await;
     status(&uploaded, StatusCode::CREATED);
     let tools = uploaded.body["tools"].as_array().unwrap();
     let add = tools
@@ -460,7 +448,7 @@ async fn uploaded_component_is_listed_assigned_and_overridden(api: TestApi) {
 }
 
 async fn assignment_settings_are_checked(api: TestApi) {
-    status(&upload(&api, artifacts::ECHO).await, StatusCode::CREATED);
+    status(&api.upload(artifacts::ECHO).await, StatusCode::CREATED);
     let agent = api.agent("settings").await;
     let created = api
         .post(
@@ -539,7 +527,7 @@ async fn assignment_settings_are_checked(api: TestApi) {
 }
 
 async fn database_tool_schemas_rules(api: TestApi) {
-    status(&upload(&api, artifacts::ECHO).await, StatusCode::CREATED);
+    status(&api.upload(artifacts::ECHO).await, StatusCode::CREATED);
     let agent = api.agent("db").await;
     let created = api
         .post(
@@ -859,7 +847,7 @@ async fn http_tools_in_both_shapes(api: TestApi) {
     );
 
     // A WASM tool's PUT takes only a description.
-    status(&upload(&api, artifacts::ECHO).await, StatusCode::CREATED);
+    status(&api.upload(artifacts::ECHO).await, StatusCode::CREATED);
     let tools = api.get("/api/tools").await;
     let echo_id = tools
         .body

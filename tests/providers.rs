@@ -108,16 +108,7 @@ async fn api_with(kind: ProviderKind, base: &str) -> TestApi {
 }
 
 async fn agent_with_add(api: &TestApi, model: &str) -> String {
-    let bytes = std::fs::read(corral::artifacts::ECHO).unwrap();
-    let _ = api
-        .raw(
-            axum::http::Request::post("/api/tools")
-                .header("authorization", format!("Bearer {}", api.admin))
-                .header("content-type", "application/wasm")
-                .body(axum::body::Body::from(bytes))
-                .unwrap(),
-        )
-        .await;
+    let _ = api.upload(corral::artifacts::ECHO).await;
     let agent = api
         .post(
             "/api/agents",

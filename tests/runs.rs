@@ -79,16 +79,7 @@ async fn scripted_agent(api: &TestApi, script: Value, tools: &[&str]) -> String 
             .iter()
             .all(|t| t["name"] != "add")
     {
-        let bytes = std::fs::read(artifacts::ECHO).unwrap();
-        let uploaded = api
-            .raw(
-                Request::post("/api/tools")
-                    .header("authorization", format!("Bearer {}", api.admin))
-                    .header("content-type", "application/wasm")
-                    .body(Body::from(bytes))
-                    .unwrap(),
-            )
-            .await;
+        let uploaded = api.upload(artifacts::ECHO).await;
         assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     }
     for tool in tools {
@@ -952,16 +943,7 @@ async fn concurrent_runs_on_sqlite_all_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_running_run() {
     let api = TestApi::new(corral_tests::api::Db::Sqlite).await;
-    let bytes = std::fs::read(artifacts::HOSTILE).unwrap();
-    let uploaded = api
-        .raw(
-            Request::post("/api/tools")
-                .header("authorization", format!("Bearer {}", api.admin))
-                .header("content-type", "application/wasm")
-                .body(Body::from(bytes))
-                .unwrap(),
-        )
-        .await;
+    let uploaded = api.upload(artifacts::HOSTILE).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     let agent = scripted_agent(
         &api,

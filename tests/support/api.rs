@@ -279,6 +279,19 @@ impl TestApi {
             .await
     }
 
+    /// Uploads a component file as admin (`POST /api/tools`, `application/wasm`).
+    pub async fn upload(&self, path: &str) -> Reply {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        self.raw(
+            Request::post("/api/tools")
+                .header("authorization", format!("Bearer {}", self.admin))
+                .header("content-type", "application/wasm")
+                .body(Body::from(bytes))
+                .expect("request"),
+        )
+        .await
+    }
+
     /// Creates a key with `scopes` (and a user) and returns its secret.
     pub async fn key(&self, scopes: &[&str], user: Option<&str>) -> String {
         let reply = self

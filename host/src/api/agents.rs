@@ -56,7 +56,8 @@ pub struct UpdateAgent {
     pub settings: Option<Map<String, Value>>,
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+/// A display name (agents, knowledge bases): trimmed, 1 to 200 characters.
+pub(super) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::BadRequest(

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, from_value};
 use super::streaming::follow;
 use crate::engine::EngineError;
-use crate::engine::request::{RunOptions, context_from_body};
+use crate::engine::request::{RunOptions, context_from_body, response_format_schema};
 use crate::store::keys::Scope;
 use crate::store::runs::Run;
 use axum::Json;
@@ -108,15 +108,12 @@ fn options(
         ));
     }
     if let Some(format) = &run.response_format {
-        let schema = format
-            .get("json_schema")
-            .and_then(|j| j.get("schema"))
-            .or_else(|| format.get("schema"))
-            .ok_or_else(|| {
-                ApiError::BadRequest(
-                    "`response_format` needs a JSON Schema under `schema` (or `json_schema.schema`)".into(),
-                )
-            })?;
+        let schema = response_format_schema(format).ok_or_else(|| {
+            ApiError::BadRequest(
+                "`response_format` needs a JSON Schema under `schema` (or `json_schema.schema`)"
+                    .into(),
+            )
+        })?;
         jsonschema::validator_for(schema).map_err(|e| {
             ApiError::BadRequest(format!("`response_format` has an invalid schema: {e}"))
         })?;

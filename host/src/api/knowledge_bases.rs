@@ -4,7 +4,7 @@
 //! Ingestion and search build on these rows.
 
 use super::AppState;
-use super::agents::find_agent;
+use super::agents::{check_name, find_agent};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
@@ -54,16 +54,6 @@ pub struct UpdateKnowledgeBase {
 pub struct AssignKnowledgeBase {
     /// The knowledge base.
     pub knowledge_base_id: String,
-}
-
-fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "`name` must be 1 to 200 characters".into(),
-        ));
-    }
-    Ok(name.to_string())
 }
 
 async fn find(state: &AppState, id: &str) -> Result<KnowledgeBase, ApiError> {

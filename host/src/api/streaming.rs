@@ -82,9 +82,9 @@ async fn pump(
                 // A run that ended without its final event reaching the log (the database
                 // failed mid-write) must not keep the client waiting forever.
                 let ended = store
-                    .get_run(run_id)
+                    .run_status(run_id)
                     .await?
-                    .is_none_or(|r| matches!(r.status.as_str(), "completed" | "failed" | "cancelled"));
+                    .is_none_or(|status| matches!(status.as_str(), "completed" | "failed" | "cancelled"));
                 if ended && store.run_events_after(run_id, last).await?.is_empty() {
                     return Ok(());
                 }
@@ -116,11 +116,6 @@ async fn ends(
     if event.kind() != "run_paused" {
         return Ok(true);
     }
-    let status = engine
-        .store()
-        .get_run(run_id)
-        .await?
-        .map(|r| r.status)
-        .unwrap_or_default();
-    Ok(status == "awaiting_approval")
+    let status = engine.store().run_status(run_id).await?;
+    Ok(status.as_deref() == Some("awaiting_approval"))
 }

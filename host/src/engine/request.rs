@@ -115,6 +115,15 @@ pub fn context_from_body(
     }
 }
 
+/// The JSON Schema inside a `response_format`: `{"schema": ...}` or OpenAI's
+/// `{"json_schema": {"schema": ...}}`.
+pub fn response_format_schema(format: &Value) -> Option<&Value> {
+    format
+        .get("json_schema")
+        .and_then(|j| j.get("schema"))
+        .or_else(|| format.get("schema"))
+}
+
 /// The system prompt with the context appended, cut to the token budget.
 pub fn system_prompt(base: &str, options: &RunOptions) -> String {
     let mut prompt = base.to_string();

@@ -4,7 +4,7 @@
 //! needed to resume stored; nothing keeps waiting in memory.
 
 use super::hooks::{ActiveHook, approval_required, fire};
-use super::request::{RunOptions, citations, system_prompt};
+use super::request::{RunOptions, citations, response_format_schema, system_prompt};
 use super::toolset::{AgentTools, load as load_tools};
 use super::{Engine, EngineError};
 use crate::agent_settings::AgentSettings;
@@ -407,9 +407,9 @@ impl Engine {
     async fn is_cancelled(&self, run_id: &str) -> Result<bool, EngineError> {
         Ok(self
             .store
-            .get_run(run_id)
+            .run_status(run_id)
             .await?
-            .is_none_or(|r| r.status == "cancelled"))
+            .is_none_or(|status| status == "cancelled"))
     }
 
     /// One model call, streamed into events.
@@ -549,13 +549,8 @@ impl Engine {
         ))
         .await;
         let mut paused = false;
-        let expires_at = {
-            let expiry = time::OffsetDateTime::now_utc() + self.config.approval_ttl;
-            let format = time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-            );
-            expiry.format(&format).unwrap_or_default()
-        };
+        let expires_at =
+            crate::store::timestamp(time::OffsetDateTime::now_utc() + self.config.approval_ttl);
         for (position, ((call, _, _), outcome)) in prepared.iter().zip(outcomes).enumerate() {
             match outcome {
                 Err(message) => {
@@ -837,14 +832,11 @@ pub(crate) fn tool_result_event(
     })
 }
 
-/// The answer must be JSON matching the schema of `response_format` (`{"schema": ...}`, the
-/// OpenAI `{"json_schema": {"schema": ...}}` shape, or a bare schema).
+/// The answer must be JSON matching the schema of `response_format` (see
+/// [`response_format_schema`]; the API refuses a `response_format` without one).
 pub fn check_response_format(format: &Value, content: &str) -> Result<(), String> {
-    let schema = format
-        .get("json_schema")
-        .and_then(|j| j.get("schema"))
-        .or_else(|| format.get("schema"))
-        .unwrap_or(format);
+    let schema = response_format_schema(format)
+        .ok_or("response_format has no JSON Schema under `schema` or `json_schema.schema`")?;
     let value: Value = serde_json::from_str(content.trim()).map_err(|e| {
         format!("the model's answer is not the JSON that response_format asks for: {e}")
     })?;

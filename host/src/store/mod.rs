@@ -172,10 +172,15 @@ pub fn redact_url(url: &str) -> String {
 
 /// Now, as stored: RFC 3339 UTC with microseconds, fixed width so text order is time order.
 pub fn now() -> String {
+    timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// A UTC time as stored (see [`now`]).
+pub fn timestamp(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     );
-    time::OffsetDateTime::now_utc()
+    at.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .unwrap_or_default()
 }

@@ -331,6 +331,17 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// A run's status alone: the engine checks it every step and followers whenever a stream
+    /// may end, so it must not load the run's event log.
+    pub async fn run_status(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT status FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| row.try_get("status"))
+            .transpose()?)
+    }
+
     /// One run with its events, whoever owns it (the API checks ownership).
     pub async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         let Some(mut run) = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
