@@ -242,11 +242,6 @@ impl Providers {
         }
         Ok((provider, model_name.to_string()))
     }
-
-    /// The provider names, for error messages and docs.
-    pub fn names(&self) -> Vec<String> {
-        self.by_name.keys().cloned().collect()
-    }
 }
 
 #[cfg(test)]

@@ -297,16 +297,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Sets a run's status whatever it was (used only where no race matters).
-    pub async fn set_run_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
-            .bind(status)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// A session's finished runs, oldest first (the history a new run continues).
     pub async fn session_runs(&self, session_id: &str) -> Result<Vec<Run>, StoreError> {
         sqlx::query(&format!(
