@@ -183,6 +183,7 @@ impl ToolRegistry {
                     output_schema: None,
                     confirmation: Confirmation::Never,
                     tool_type: Some("http".into()),
+                    confirm_if: None,
                 };
                 CatalogTool::new(descriptor, Implementation::Http(Arc::new(endpoint)))?
             }

@@ -30,7 +30,16 @@ pub struct ToolDescriptor {
     /// A label for humans (`http`, `storage`, `database`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_type: Option<String>,
+    /// A JSON Schema: calls whose final arguments match it need confirmation even when
+    /// `confirmation` is `never` (e.g. `http_request` with a method other than GET/HEAD).
+    /// Declared by the component as `x-corral-confirm-if` in its input schema, from which the
+    /// host takes it out, so the model never sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_if: Option<serde_json::Value>,
 }
+
+/// The input-schema keyword a component declares [`ToolDescriptor::confirm_if`] with.
+pub const CONFIRM_IF_KEY: &str = "x-corral-confirm-if";
 
 impl ToolDescriptor {
     /// The property names the input schema declares at its top level: the keys a

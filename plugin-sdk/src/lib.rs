@@ -91,7 +91,7 @@ pub mod __private {
             .map(|t| ToolDescriptor {
                 name: t.name.to_string(),
                 description: t.description.to_string(),
-                input_schema: (t.input_schema)(),
+                input_schema: t.input_schema(),
                 output_schema: t.output_schema.map(|f| f()),
                 confirmation: match t.confirmation {
                     Confirmation::Never => WitConfirmation::Never,

@@ -15,6 +15,9 @@ pub enum Confirmation {
     Always,
 }
 
+/// The input-schema keyword that carries a tool's confirmation condition to the host.
+pub const CONFIRM_IF_KEY: &str = "x-corral-confirm-if";
+
 type Handler = Box<dyn Fn(&str, &Context) -> Result<String, ToolError>>;
 
 /// One tool of a component. Build it with [`Tool::new`] and list it in
@@ -27,6 +30,7 @@ pub struct Tool {
     pub(crate) output_schema: Option<fn() -> String>,
     pub(crate) confirmation: Confirmation,
     pub(crate) tool_type: Option<&'static str>,
+    pub(crate) confirm_if: Option<&'static str>,
     pub(crate) handler: Handler,
 }
 
@@ -60,6 +64,7 @@ impl Tool {
             output_schema: None,
             confirmation: Confirmation::Never,
             tool_type: None,
+            confirm_if: None,
             handler: Box::new(move |json, ctx| {
                 let args: A = serde_json::from_str(json)
                     .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
@@ -81,6 +86,15 @@ impl Tool {
         self
     }
 
+    /// Asks for confirmation only for the calls whose final arguments match `schema`, a JSON
+    /// Schema given as JSON text: e.g. HTTP requests whose method changes things. It travels
+    /// in the input schema as `x-corral-confirm-if`; the host takes it out before the model
+    /// sees the schema, and enforces it. An assignment's `confirmation` still overrides it.
+    pub fn confirm_if(mut self, schema: &'static str) -> Self {
+        self.confirm_if = Some(schema);
+        self
+    }
+
     /// A label for humans approving calls (`http`, `storage`, ...).
     pub fn tool_type(mut self, tool_type: &'static str) -> Self {
         self.tool_type = Some(tool_type);
@@ -92,9 +106,20 @@ impl Tool {
         self.name
     }
 
-    /// The input schema as JSON text.
+    /// The input schema as JSON text, with the `confirm_if` condition in it.
     pub fn input_schema(&self) -> String {
-        (self.input_schema)()
+        let schema = (self.input_schema)();
+        let Some(condition) = self.confirm_if else {
+            return schema;
+        };
+        let (Ok(serde_json::Value::Object(mut map)), Ok(condition)) = (
+            serde_json::from_str::<serde_json::Value>(&schema),
+            serde_json::from_str::<serde_json::Value>(condition),
+        ) else {
+            return schema;
+        };
+        map.insert(CONFIRM_IF_KEY.into(), condition);
+        serde_json::Value::Object(map).to_string()
     }
 
     /// Runs the tool on `arguments` (JSON text), as the host would.

@@ -57,8 +57,14 @@ pub struct AssignmentView {
     pub ignored_keys: Vec<String>,
     /// `always | never | default`.
     pub confirmation: String,
-    /// Whether calls wait for approval, all settings considered.
+    /// Whether every call waits for approval, all settings considered.
     pub requires_confirmation: bool,
+    /// When not every call does: a JSON Schema; calls whose final arguments match it wait for
+    /// approval (the tool's own condition, e.g. `http_request` with a method that is not
+    /// GET/HEAD). Set `confirmation` to `always` or `never` to override it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub requires_confirmation_when: Option<serde_json::Value>,
     /// Capability grants.
     #[schema(value_type = Object)]
     pub grants: Value,
@@ -105,6 +111,12 @@ fn view(stored: &StoredAssignment, assignment: &Assignment, tool: &ResolvedTool)
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
         requires_confirmation,
+        requires_confirmation_when: match spec.confirmation {
+            ConfirmationSetting::Default if !requires_confirmation => {
+                tool.tool.descriptor.confirm_if.clone()
+            }
+            _ => None,
+        },
         grants: serde_json::to_value(&spec.grants).unwrap_or_default(),
         limits: serde_json::to_value(spec.limits).unwrap_or_default(),
         config_values: spec.config.clone(),

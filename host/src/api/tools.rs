@@ -216,6 +216,7 @@ fn check_input_schema(name: &str, schema: &Value) -> Result<(), ApiError> {
         output_schema: None,
         confirmation: Confirmation::Never,
         tool_type: None,
+        confirm_if: None,
     };
     CatalogTool::new(
         descriptor,

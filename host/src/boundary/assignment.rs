@@ -3,7 +3,10 @@
 
 use super::catalog::{Catalog, CatalogTool};
 use super::gate::ConfirmationSetting;
-use super::inject::{OverrideError, OverrideReport, check_override};
+use super::inject::{
+    DATABASE_SCOPE_KEY, OverrideError, OverrideReport, OverrideRule, check_override,
+};
+use crate::capabilities::database::scope::DatabaseScope;
 use crate::capabilities::{CompiledGrants, GrantError, Grants};
 use crate::sandbox::limits::{Ceilings, LimitError, LimitOverrides, Limits};
 use serde::{Deserialize, Serialize};
@@ -101,7 +104,14 @@ impl Assignment {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let grants = spec.grants.compile(&spec.config, &spec.secrets)?;
+        let mut grants = spec.grants.compile(&spec.config, &spec.secrets)?;
+        if tool.override_rule == OverrideRule::DatabaseScope {
+            // Validated by check_override above; the scope is the database capability's grant.
+            grants.database = override_map
+                .get(DATABASE_SCOPE_KEY)
+                .and_then(DatabaseScope::from_override)
+                .map(Arc::new);
+        }
         spec.limits.validate(ceilings)?;
         let limits = Limits::with_overrides(&spec.limits, ceilings);
         Ok(Self {

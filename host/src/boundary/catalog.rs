@@ -4,7 +4,7 @@ use super::http_tool::HttpEndpoint;
 use super::inject::OverrideRule;
 use super::validate::ArgumentValidator;
 use crate::sandbox::LoadedComponent;
-use crate::tool::ToolDescriptor;
+use crate::tool::{Confirmation, ToolDescriptor};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -29,6 +29,7 @@ pub struct CatalogTool {
     /// How it treats `config_override`.
     pub override_rule: OverrideRule,
     pub(crate) validator: ArgumentValidator,
+    confirm_if: Option<ArgumentValidator>,
 }
 
 /// Why a tool could not be added.
@@ -59,6 +60,15 @@ impl CatalogTool {
                 reason,
             }
         })?;
+        let confirm_if = descriptor
+            .confirm_if
+            .as_ref()
+            .map(ArgumentValidator::new)
+            .transpose()
+            .map_err(|reason| CatalogError::Schema {
+                tool: descriptor.name.clone(),
+                reason: format!("its confirmation condition: {reason}"),
+            })?;
         let override_rule = match implementation {
             Implementation::Http(_) => OverrideRule::Unused,
             Implementation::Wasm(_) => OverrideRule::for_descriptor(&descriptor),
@@ -68,7 +78,22 @@ impl CatalogTool {
             implementation,
             override_rule,
             validator,
+            confirm_if,
         })
+    }
+
+    /// The tool's own confirmation default for a call with these final arguments: `always`
+    /// when the descriptor says so or its `confirm_if` condition matches them.
+    pub fn default_confirmation(&self, arguments: &serde_json::Value) -> Confirmation {
+        let conditional = self
+            .confirm_if
+            .as_ref()
+            .is_some_and(|condition| condition.matches(arguments));
+        if conditional {
+            Confirmation::Always
+        } else {
+            self.descriptor.confirmation
+        }
     }
 }
 

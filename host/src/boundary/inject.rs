@@ -192,6 +192,7 @@ mod tests {
             output_schema: None,
             confirmation: Confirmation::Never,
             tool_type: tool_type.map(str::to_string),
+            confirm_if: None,
         }
     }
 

@@ -182,7 +182,7 @@ impl Boundary {
 
         // 4. Gate.
         if gate::needs_confirmation(
-            tool.descriptor.confirmation,
+            tool.default_confirmation(&arguments),
             assignment.spec.confirmation,
             hook_requires_approval,
         ) {

@@ -28,6 +28,11 @@ impl ArgumentValidator {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether `arguments` satisfy the schema.
+    pub fn matches(&self, arguments: &Value) -> bool {
+        self.validator.is_valid(arguments)
+    }
+
     /// Checks `arguments`, listing up to five problems.
     pub fn check(&self, arguments: &Value) -> Result<(), ToolFailure> {
         let problems: Vec<String> = self

@@ -66,6 +66,7 @@ impl Grants {
                 .transpose()?,
             storage: self.storage.clone(),
             config,
+            database: None,
         })
     }
 }
@@ -79,6 +80,8 @@ pub struct CompiledGrants {
     pub storage: Option<storage::StorageGrant>,
     /// Configuration values and secrets visible through `config`.
     pub config: Option<Arc<BTreeMap<String, String>>>,
+    /// Tables of the data database (from `config_override.schemas` of a database tool).
+    pub database: Option<Arc<database::scope::DatabaseScope>>,
 }
 
 #[cfg(test)]

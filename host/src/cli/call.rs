@@ -1,7 +1,10 @@
 //! `corral tool call <file> <tool> --args JSON`: one call through the real host boundary:
 //! injection, validation, the confirmation gate (asked on the terminal), limits and grants.
 
-use super::{CliError, load_component};
+use super::{CliError, load_builtin, load_component};
+
+/// The FILE argument that names the builtin tools instead of a component file.
+const BUILTIN: &str = "builtin";
 use crate::boundary::assignment::{Assignment, AssignmentSpec, Toolset};
 use crate::boundary::catalog::Catalog;
 use crate::boundary::gate::{Approval, ConfirmationSetting, MemoryPendingStore};
@@ -20,7 +23,8 @@ use std::sync::Arc;
 /// Arguments of `corral tool call`.
 #[derive(Debug, clap::Args)]
 pub struct CallArgs {
-    /// The component (.wasm).
+    /// The component (.wasm), or `builtin` for the tools shipped inside the server
+    /// (`corral tool call builtin database_query ...`).
     pub file: PathBuf,
     /// The tool to call.
     pub tool: String,
@@ -55,6 +59,11 @@ pub struct CallArgs {
     /// Output limit in KiB (default 1024).
     #[arg(long)]
     pub output_kib: Option<u64>,
+    /// The data database for database tools: sqlite://PATH or postgres://...
+    /// [default: sqlite, DATA_DIR/data.db]. Tables are granted with
+    /// `--config-override '{"schemas": {"main": ["notes"]}}'`.
+    #[arg(long, env = "CORRAL_DATA_DATABASE_URL")]
+    pub data_database_url: Option<String>,
     /// Also print the audit record of the call (to stderr).
     #[arg(long)]
     pub show_record: bool,
@@ -73,8 +82,12 @@ pub enum ConfirmationArg {
 
 pub(crate) async fn run(
     args: CallArgs,
-    sandbox_config: crate::sandbox::SandboxConfig,
+    mut sandbox_config: crate::sandbox::SandboxConfig,
 ) -> Result<ExitCode, CliError> {
+    if let Some(url) = &args.data_database_url {
+        sandbox_config.data_database = crate::capabilities::database::DataDatabase::from_url(url)
+            .map_err(|e| CliError::Usage(format!("--data-database-url: {e}")))?;
+    }
     let arguments: serde_json::Value = serde_json::from_str(&args.args)
         .map_err(|e| CliError::Usage(format!("--args is not valid JSON: {e}")))?;
     let config_override = match &args.config_override {
@@ -86,7 +99,11 @@ pub(crate) async fn run(
     let config = parse_pairs("--config", &args.config)?;
     let secrets = parse_pairs("--secret", &args.secrets)?;
 
-    let (sandbox, component) = load_component(&args.file, sandbox_config).await?;
+    let (sandbox, component) = if args.file.as_os_str() == BUILTIN && !args.file.exists() {
+        load_builtin(&args.tool, sandbox_config).await?
+    } else {
+        load_component(&args.file, sandbox_config).await?
+    };
     if component.descriptor(&args.tool).is_none() {
         let names: Vec<_> = component
             .descriptors()

@@ -148,6 +148,37 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Loads the builtin component that provides `tool` (they are embedded in the binary).
+async fn load_builtin(
+    tool: &str,
+    config: SandboxConfig,
+) -> Result<
+    (
+        std::sync::Arc<crate::sandbox::Sandbox>,
+        crate::sandbox::LoadedComponent,
+    ),
+    CliError,
+> {
+    let sandbox =
+        crate::sandbox::Sandbox::new(config).map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut names = Vec::new();
+    for (crate_name, bytes) in crate::artifacts::BUILTINS {
+        let spinner = progress::CompileSpinner::new(crate_name, bytes.len());
+        let loaded = sandbox.load(bytes, spinner.starter()).await;
+        spinner.finish();
+        let (component, _) = loaded.map_err(|e| CliError::Failed(format!("builtin {crate_name}: {e}")))?;
+        if component.descriptor(tool).is_some() {
+            return Ok((std::sync::Arc::new(sandbox), component));
+        }
+        names.extend(component.descriptors().iter().map(|d| d.name.clone()));
+    }
+    names.sort();
+    Err(CliError::Usage(format!(
+        "no builtin tool `{tool}`; the builtins are: {}",
+        names.join(", ")
+    )))
+}
+
 /// Loads a component file into a fresh sandbox, with progress shown if it must compile.
 async fn load_component(
     path: &std::path::Path,

@@ -15,6 +15,11 @@ pub struct ServeArgs {
     /// [default: sqlite in the data directory].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The operator's data database, where database_query/database_write run on the tables an
+    /// assignment grants: postgres://user@host/db or sqlite://PATH [default: sqlite in the data
+    /// directory, data.db]. Never the server's own database.
+    #[arg(long, env = "CORRAL_DATA_DATABASE_URL")]
+    pub data_database_url: Option<String>,
     /// TOML file with settings; flags and environment variables win over it.
     #[arg(long, env = "CORRAL_CONFIG")]
     pub config: Option<PathBuf>,
@@ -53,6 +58,7 @@ pub(super) async fn run(
         listen: args.listen,
         data_dir,
         database_url: args.database_url,
+        data_database_url: args.data_database_url,
         cors_origins: args.cors_origins,
         max_upload_mib: args.max_upload_mib,
         cache_dir,

@@ -2,6 +2,7 @@
 //! API checked them when saved, plus what the model is told about each.
 
 use crate::boundary::assignment::{Assignment, Toolset};
+use crate::capabilities::database::statement::Dialect;
 use crate::llm::ToolSpec;
 use crate::registry::ToolRegistry;
 use crate::store::Store;
@@ -44,7 +45,10 @@ pub async fn load(
             Ok(assignment) => {
                 specs.push(ToolSpec {
                     name: resolved.tool.descriptor.name.clone(),
-                    description: resolved.tool.descriptor.description.clone(),
+                    description: model_description(
+                        &assignment,
+                        registry.sandbox().config().data_database.dialect(),
+                    ),
                     input_schema: resolved.tool.descriptor.input_schema.clone(),
                 });
                 toolset.insert(assignment);
@@ -55,4 +59,22 @@ pub async fn load(
         }
     }
     Ok(AgentTools { toolset, specs })
+}
+
+/// What the model reads about a tool: its description, and for a database tool the dialect
+/// and the granted tables, which the model could not discover otherwise (the catalog tables
+/// are outside every grant).
+fn model_description(assignment: &Assignment, dialect: Dialect) -> String {
+    let description = assignment.tool.descriptor.description.clone();
+    let Some(scope) = &assignment.grants.database else {
+        return description;
+    };
+    let dialect = match dialect {
+        Dialect::Sqlite => "SQLite",
+        Dialect::Postgres => "PostgreSQL",
+    };
+    format!(
+        "{description}\n\nSQL dialect: {dialect}. Tables you may use: {}.",
+        scope.describe()
+    )
 }

@@ -4,10 +4,12 @@
 //! the resource table, counters, captured output) can reach another call.
 
 use super::limiter::CallLimiter;
+use super::limits::Limits;
+use crate::capabilities::database::limits::DatabaseLimits;
 use super::stdio::CapturedOutput;
 use crate::capabilities::{
-    CompiledGrants, config::ConfigCtx, config::ConfigView, database::DatabaseCtx,
-    database::DatabaseView, http::HttpCtx, log::LogCtx, log::LogView, storage::StorageCtx,
+    CompiledGrants, config::ConfigCtx, config::ConfigView, database::DataDatabase,
+    database::DatabaseCtx, database::DatabaseView, http::HttpCtx, log::LogCtx, log::LogView, storage::StorageCtx,
     storage::StorageView,
 };
 use std::path::Path;
@@ -31,13 +33,14 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// State for one call of `tool` under `grants`, with `memory_budget` bytes of memory.
+    /// State for one call of `tool` under `grants` and `limits`.
     pub(crate) fn new(
         tool: &str,
         call_id: &str,
         grants: &CompiledGrants,
         buckets_dir: &Path,
-        memory_budget: u64,
+        data_database: &DataDatabase,
+        limits: Limits,
     ) -> Self {
         let stdout = CapturedOutput::new();
         let stderr = CapturedOutput::new();
@@ -62,8 +65,17 @@ impl HostState {
                 .map_or_else(StorageCtx::denied, |grant| {
                     StorageCtx::granted(buckets_dir, grant)
                 }),
-            database: DatabaseCtx::denied(),
-            limiter: CallLimiter::new(memory_budget),
+            database: grants
+                .database
+                .clone()
+                .map_or_else(DatabaseCtx::denied, |scope| {
+                    DatabaseCtx::granted(
+                        data_database.clone(),
+                        scope,
+                        DatabaseLimits::within_call(limits.timeout),
+                    )
+                }),
+            limiter: CallLimiter::new(limits.memory_bytes),
             stdout,
             stderr,
         }

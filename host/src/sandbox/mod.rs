@@ -38,6 +38,8 @@ pub struct SandboxConfig {
     pub cache_dir: PathBuf,
     /// Storage buckets, one directory each.
     pub buckets_dir: PathBuf,
+    /// The operator's data database, for tools granted tables of it.
+    pub data_database: capabilities::database::DataDatabase,
     /// Upper bounds for per-assignment limits.
     pub ceilings: Ceilings,
     /// Pool sizing.
@@ -45,12 +47,16 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The standard layout under a data directory: `cache/` and `buckets/`.
+    /// The standard layout under a data directory: `cache/`, `buckets/` and the SQLite data
+    /// database `data.db`.
     pub fn in_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         let data_dir = data_dir.into();
         Self {
             cache_dir: data_dir.join("cache"),
             buckets_dir: data_dir.join("buckets"),
+            data_database: capabilities::database::DataDatabase::Sqlite(
+                data_dir.join(capabilities::database::DEFAULT_SQLITE_FILE),
+            ),
             ceilings: Ceilings::default(),
             pool: engine::PoolSizes::default(),
         }
@@ -364,7 +370,8 @@ impl Sandbox {
             call_id,
             grants,
             &self.config.buckets_dir,
-            limits.memory_bytes,
+            &self.config.data_database,
+            limits,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -446,7 +453,14 @@ fn parse_descriptors(
             if !seen.insert(d.name.clone()) {
                 return Err(invalid("the name is used twice".into()));
             }
-            let input_schema = parse_schema(&d.input_schema).map_err(|e| invalid(format!("input schema: {e}")))?;
+            let mut input_schema = parse_schema(&d.input_schema).map_err(|e| invalid(format!("input schema: {e}")))?;
+            let confirm_if = input_schema
+                .as_object_mut()
+                .and_then(|schema| schema.remove(crate::tool::CONFIRM_IF_KEY));
+            if let Some(condition) = &confirm_if {
+                jsonschema::meta::validate(condition)
+                    .map_err(|e| invalid(format!("{}: not a valid JSON Schema: {e}", crate::tool::CONFIRM_IF_KEY)))?;
+            }
             if input_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
                 return Err(invalid("the input schema must describe an object (\"type\": \"object\")".into()));
             }
@@ -466,6 +480,7 @@ fn parse_descriptors(
                     crate::bindings::corral::tool::types::Confirmation::Always => Confirmation::Always,
                 },
                 tool_type: d.tool_type,
+                confirm_if,
             })
         })
         .collect()

@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: Option<String>,
+    /// The data database of the database tools: `sqlite://...` or `postgres://...`.
+    pub data_database_url: Option<String>,
     /// CORS origins.
     pub cors_origins: Option<Vec<String>>,
     /// Upload limit in MiB.
@@ -54,6 +56,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--database-url` / `DATABASE_URL`.
     pub database_url: Option<String>,
+    /// `--data-database-url` / `CORRAL_DATA_DATABASE_URL`.
+    pub data_database_url: Option<String>,
     /// `--cors-origin` / `CORRAL_CORS_ORIGINS`.
     pub cors_origins: Option<Vec<String>>,
     /// `--max-upload-mib` / `CORRAL_MAX_UPLOAD_MIB`.
@@ -79,6 +83,8 @@ pub struct ServerConfig {
     pub cache_dir: Option<PathBuf>,
     /// Database URL (default: SQLite in the data directory).
     pub database_url: String,
+    /// The database tools' data database (default: `<data_dir>/data.db`).
+    pub data_database_url: String,
     /// CORS origins (empty: no CORS).
     pub cors_origins: Vec<String>,
     /// Upload limit in bytes.
@@ -112,6 +118,26 @@ impl ServerConfig {
             .or(file.database_url)
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| crate::store::Store::sqlite_url(&data_dir));
+        let data_database_url = overrides
+            .data_database_url
+            .or(file.data_database_url)
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}",
+                    data_dir
+                        .join(crate::capabilities::database::DEFAULT_SQLITE_FILE)
+                        .display()
+                )
+            });
+        if data_database_url.trim() == database_url.trim() {
+            return Err(
+                "the data database (CORRAL_DATA_DATABASE_URL) must not be the server's own                  database (DATABASE_URL): tools would be able to reach Corral's tables"
+                    .into(),
+            );
+        }
+        crate::capabilities::database::DataDatabase::check_url(&data_database_url)
+            .map_err(|e| e.to_string())?;
         let max_upload_mib = overrides
             .max_upload_mib
             .or(file.max_upload_mib)
@@ -151,6 +177,7 @@ impl ServerConfig {
             data_dir,
             cache_dir: overrides.cache_dir,
             database_url,
+            data_database_url,
             cors_origins,
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             admin_key: overrides.admin_key.map(|k| k.trim().to_string()),

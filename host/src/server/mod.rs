@@ -7,6 +7,7 @@ use crate::api::{ApiConfig, AppState, app};
 use crate::engine::{Engine, EngineConfig};
 use crate::llm::providers::Providers;
 use crate::registry::{RegistryError, ToolRegistry};
+use crate::capabilities::database::DataDatabase;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use crate::store::keys::{NewKey, Scope, generate_secret};
 use crate::store::{Store, StoreError, redact_url};
@@ -54,6 +55,9 @@ pub enum ServerError {
     /// The provider settings are wrong.
     #[error("LLM providers: {0}")]
     Providers(String),
+    /// The data database URL is unusable.
+    #[error("{0}")]
+    DataDatabase(String),
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -72,6 +76,8 @@ pub async fn build_state(config: &ServerConfig) -> Result<AppState, ServerError>
             source,
         })?;
     let mut sandbox_config = SandboxConfig::in_data_dir(&config.data_dir);
+    sandbox_config.data_database = DataDatabase::from_url(&config.data_database_url)
+        .map_err(|e| ServerError::DataDatabase(e.to_string()))?;
     if let Some(cache_dir) = &config.cache_dir {
         sandbox_config.cache_dir = cache_dir.clone();
     }

@@ -533,6 +533,8 @@ corral_plugin_sdk::export_tools![
         http_request
     )
     .output_schema::<HttpResult>()
+    // Reading is harmless; anything that may change something asks a human first.
+    .confirm_if(r#"{"required": ["method"], "properties": {"method": {"not": {"enum": ["GET", "HEAD"]}}}}"#)
     .tool_type("http"),
 ];
 
