@@ -10,6 +10,7 @@ use corral::boundary::catalog::Catalog;
 use corral::boundary::gate::MemoryPendingStore;
 use corral::boundary::record::MemoryRecorder;
 use corral::boundary::{Boundary, CallOutcome, FinishedCall, ToolCall};
+use corral::capabilities::database::DataDatabase;
 use corral::sandbox::{LoadedComponent, Sandbox, SandboxConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,10 +49,18 @@ pub struct Host {
 }
 
 impl Host {
-    /// A fresh host.
+    /// A fresh host (its data database: SQLite, `data.db` in its temp dir).
     pub fn new() -> Self {
+        Self::with_data_database(None)
+    }
+
+    /// A fresh host whose database tools run on `data_database` (default: SQLite in its dir).
+    pub fn with_data_database(data_database: Option<DataDatabase>) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = SandboxConfig::in_data_dir(data.path());
+        if let Some(database) = data_database {
+            config.data_database = database;
+        }
         config.cache_dir = shared_cache_dir();
         let sandbox = Arc::new(Sandbox::new(config).expect("sandbox"));
         let recorder = Arc::new(MemoryRecorder::default());

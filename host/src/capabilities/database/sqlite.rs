@@ -62,7 +62,8 @@ pub(super) fn run(
     })
     .map_err(|e| classify(e, limits))?;
 
-    conn.authorizer(Some(authorizer(scope.clone(), access)));
+    let operator_objects = views_and_triggers(&conn, &statement.ctes).map_err(failed)?;
+    conn.authorizer(Some(authorizer(scope.clone(), access, operator_objects)));
     let outcome = execute(&conn, statement, access, params, limits);
     conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
     let end = match (&outcome, access) {
@@ -123,15 +124,34 @@ fn execute(
     }
 }
 
+/// The operator's views and triggers, minus any name the statement declares as a CTE (SQLite
+/// reports a CTE as the "accessor" of the reads inside it, exactly as it reports a view).
+fn views_and_triggers(conn: &Connection, ctes: &[String]) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT lower(name) FROM main.sqlite_master WHERE type IN ('view', 'trigger')")?;
+    let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    let mut objects = Vec::new();
+    for name in names {
+        let name = name?;
+        if !ctes.iter().any(|cte| cte.eq_ignore_ascii_case(&name)) {
+            objects.push(name);
+        }
+    }
+    Ok(objects)
+}
+
 /// SQLite's own check of every table, column and function the statement uses.
 fn authorizer(
     scope: Arc<DatabaseScope>,
     access: Access,
+    operator_objects: Vec<String>,
 ) -> impl for<'r> FnMut(AuthContext<'r>) -> Authorization + Send + 'static {
     move |ctx: AuthContext<'_>| {
-        // Inside a view or trigger the operator defined: those run with the operator's
+        // Inside a view or trigger the operator defined, SQLite acts with the operator's
         // authority (a granted view may read tables the tool cannot name itself).
-        let by_operator = ctx.accessor.is_some();
+        let by_operator = ctx
+            .accessor
+            .is_some_and(|a| operator_objects.iter().any(|o| o.eq_ignore_ascii_case(a)));
         let granted = |table: &str| {
             by_operator
                 || ctx.database_name.is_some_and(|db| {
@@ -140,7 +160,11 @@ fn authorizer(
         };
         let allowed = match ctx.action {
             AuthAction::Select | AuthAction::Recursive => true,
-            AuthAction::Read { table_name, .. } => granted(table_name),
+            // No database: a CTE or subquery result, not a stored table.
+            AuthAction::Read { .. } if ctx.database_name.is_none() => true,
+            AuthAction::Read { table_name, .. } => {
+                granted(table_name) || TABLE_FUNCTIONS.contains(&table_name.to_lowercase().as_str())
+            }
             AuthAction::Function { function_name } => !function_denied(function_name),
             AuthAction::Insert { table_name }
             | AuthAction::Update { table_name, .. }
@@ -154,6 +178,10 @@ fn authorizer(
         }
     }
 }
+
+/// SQLite's table-valued functions the parser lets through (they read only their arguments);
+/// the engine reports their columns as reads of a table with the function's name.
+const TABLE_FUNCTIONS: &[&str] = &["json_each", "json_tree"];
 
 struct Bound<'a>(&'a SqlValue);
 
@@ -204,5 +232,64 @@ fn classify(e: rusqlite::Error, limits: DatabaseLimits) -> DatabaseError {
             "the data database is busy (another write holds it); try again".into(),
         ),
         _ => failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statements handed straight to the engine, as if the parser had missed them: SQLite's
+    /// authorizer alone must still refuse every ungranted table.
+    #[test]
+    fn the_authorizer_alone_keeps_unchecked_sql_inside_the_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE notes (id INTEGER, body TEXT);
+                 CREATE TABLE secrets (token TEXT);
+                 INSERT INTO secrets VALUES ('TOPSECRET');
+                 INSERT INTO notes VALUES (1, 'hi');
+                 CREATE VIEW public_notes AS SELECT n.body, s.token FROM notes n, secrets s;",
+            )
+            .unwrap();
+        let scope = Arc::new(DatabaseScope::new([("main", &["notes", "public_notes"][..])]));
+        let run_raw = |sql: &str, ctes: &[&str], access: Access| {
+            let statement = CheckedStatement {
+                sql: sql.into(),
+                tables: Vec::new(),
+                ctes: ctes.iter().map(|c| c.to_string()).collect(),
+            };
+            run(&path, &statement, access, &scope, &[], DatabaseLimits::default())
+        };
+        for (sql, ctes) in [
+            ("SELECT * FROM secrets", &[][..]),
+            ("WITH a AS (SELECT token FROM secrets) SELECT * FROM a", &["a"][..]),
+            // A CTE named like the operator's view does not borrow its authority.
+            ("WITH public_notes AS (SELECT token FROM secrets) SELECT * FROM public_notes", &["public_notes"][..]),
+            ("SELECT * FROM sqlite_master", &[][..]),
+        ] {
+            assert!(
+                matches!(run_raw(sql, ctes, Access::Read), Err(DatabaseError::Denied(_))),
+                "{sql}"
+            );
+        }
+        // Not even compiled in: extension loading stays off in our connections.
+        assert!(run_raw("SELECT load_extension('x')", &[], Access::Read).is_err());
+        assert!(matches!(
+            run_raw("DELETE FROM secrets", &[], Access::Write),
+            Err(DatabaseError::Denied(_))
+        ));
+        assert!(matches!(
+            run_raw("INSERT INTO notes VALUES (2, 'x')", &[], Access::Read),
+            Err(DatabaseError::Denied(_))
+        ));
+        // The operator's granted view reads what it was defined to read.
+        assert!(matches!(
+            run_raw("SELECT * FROM public_notes", &[], Access::Read),
+            Ok(Outcome::Rows(r)) if r.rows.len() == 1
+        ));
     }
 }

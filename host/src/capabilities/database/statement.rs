@@ -59,6 +59,8 @@ pub struct CheckedStatement {
     pub sql: String,
     /// Every granted table it touches, as `(schema, table)`, in order of appearance.
     pub tables: Vec<(String, String)>,
+    /// Every CTE name it declares (normalized), at any depth.
+    pub ctes: Vec<String>,
 }
 
 /// Functions no statement may call, whatever the grant: they read or write files, reach other
@@ -171,6 +173,7 @@ pub fn check(
         ctes: Vec::new(),
         allowed_table_function: false,
         tables: Vec::new(),
+        all_ctes: Vec::new(),
     };
     if let ControlFlow::Break(error) = statement.visit(&mut checker) {
         return Err(error);
@@ -178,6 +181,7 @@ pub fn check(
     Ok(CheckedStatement {
         sql: statement.to_string(),
         tables: checker.tables,
+        ctes: checker.all_ctes,
     })
 }
 
@@ -232,6 +236,7 @@ struct Checker<'a> {
     /// Set when the next relation visited is the name of an allowed table function.
     allowed_table_function: bool,
     tables: Vec<(String, String)>,
+    all_ctes: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -359,6 +364,7 @@ impl Checker<'_> {
                     )));
                 }
                 check_set_expr(&cte.query.body)?;
+                self.all_ctes.push(name.clone());
                 names.push(name);
             }
         }
