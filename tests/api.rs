@@ -305,6 +305,8 @@ async fn uploaded_component_is_listed_assigned_and_overridden(api: TestApi) {
         "http_request",
         "web_scrape",
         "web_search",
+        "database_query",
+        "database_write",
     ] {
         let tool = builtins
             .iter()

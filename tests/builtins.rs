@@ -496,6 +496,8 @@ async fn http_request_sends_method_body_and_the_operators_secret_headers() {
             ),
             ("header.X-Api-Key", "api-key-secret-456"),
         ]),
+        // POST asks for approval by default; this operator lets it run.
+        confirmation: ConfirmationSetting::Never,
         ..to_server("http_request", &server)
     }]);
     let done = host
@@ -558,6 +560,56 @@ async fn http_request_sends_method_body_and_the_operators_secret_headers() {
         "{}",
         failure.message
     );
+}
+
+#[tokio::test]
+async fn http_request_asks_before_methods_that_change_things_unless_the_operator_says_otherwise() {
+    let server = TestServer::start().await;
+    let host = host().await;
+    let toolset = host.toolset([to_server("http_request", &server)]);
+    for method in [None, Some("GET"), Some("HEAD")] {
+        let mut args = json!({"url": server.url("/echo")});
+        if let Some(method) = method {
+            args["method"] = json!(method);
+        }
+        ok(&host, &toolset, "http_request", args).await;
+    }
+    let reads = server.requests().len();
+    for method in ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        let outcome = host
+            .boundary
+            .call(
+                &toolset,
+                call("http_request", json!({"method": method, "url": server.url("/echo")})),
+                false,
+            )
+            .await;
+        let CallOutcome::Pending(action) = outcome else {
+            panic!("{method} ran without approval");
+        };
+        assert_eq!(action.arguments["method"], method);
+    }
+    assert_eq!(server.requests().len(), reads, "nothing was sent before ALLOW");
+
+    // The operator decides per assignment: never ask, or always ask (GET included).
+    let trusted = host.toolset([AssignmentSpec {
+        confirmation: ConfirmationSetting::Never,
+        ..to_server("http_request", &server)
+    }]);
+    ok(&host, &trusted, "http_request", json!({"method": "DELETE", "url": server.url("/echo")})).await;
+    let strict = host.toolset([AssignmentSpec {
+        confirmation: ConfirmationSetting::Always,
+        ..to_server("http_request", &server)
+    }]);
+    let outcome = host
+        .boundary
+        .call(&strict, call("http_request", json!({"url": server.url("/echo")})), false)
+        .await;
+    assert!(matches!(outcome, CallOutcome::Pending(_)));
+    // The condition is the host's: the model never sees it in the schema.
+    let tool = host.catalog.get("http_request").unwrap();
+    assert!(tool.descriptor.input_schema.get("x-corral-confirm-if").is_none());
+    assert!(tool.descriptor.confirm_if.is_some());
 }
 
 #[tokio::test]

@@ -689,3 +689,99 @@ async fn bad_arguments_are_explained_to_the_model() {
         assert!(failure.message.contains(needle), "{args}: {}", failure.message);
     }
 }
+
+// ---------------------------------------------------------------- in an agent run
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reads_its_tables_and_writes_after_approval_in_a_run() {
+    use axum::http::StatusCode;
+    use corral_tests::api::{Db as ApiDb, TestApi};
+
+    let api = TestApi::new(ApiDb::Sqlite).await;
+    let data = api.data.path().join("data.db");
+    rusqlite::Connection::open(&data)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+             CREATE TABLE secrets (token TEXT);
+             INSERT INTO notes VALUES (1, 'buy milk');
+             INSERT INTO secrets VALUES ('TOPSECRET');",
+        )
+        .unwrap();
+    let script = json!([
+        {"tool_calls": [
+            {"name": "database_query", "arguments": {"sql": "SELECT body FROM notes WHERE id = ?1", "params": [1]}},
+            {"name": "database_query", "arguments": {"sql": "SELECT token FROM secrets"}}
+        ]},
+        {"tool_calls": [{"name": "database_write", "arguments": {"sql": "INSERT INTO notes (body) VALUES (?1)", "params": ["buy bread"]}}]},
+        {"text": "Noted."}
+    ]);
+    let created = api
+        .post("/api/agents", json!({"name": "db", "model": "scripted", "settings": {"script": script, "max_steps": 5}}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let agent = created.body["id"].as_str().unwrap().to_string();
+    for tool in ["database_query", "database_write"] {
+        let assigned = api
+            .post(&format!("/api/agents/{agent}/tools"), json!({"tool_name": tool}))
+            .await;
+        assert_eq!(assigned.status, StatusCode::CREATED, "{}", assigned.body);
+        let id = assigned.body["id"].as_str().unwrap();
+        // A system schema or a malformed scope is refused when saved.
+        for bad in [json!({"pg_catalog": ["pg_user"]}), json!(["notes"]), json!({"main": ["no-tes"]})] {
+            let refused = api
+                .patch(&format!("/api/agents/{agent}/tools/{id}"), json!({"config_override": {"schemas": bad}}))
+                .await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+            assert!(refused.error().contains("schemas"), "{}", refused.body);
+        }
+        let granted = api
+            .patch(&format!("/api/agents/{agent}/tools/{id}"), json!({"config_override": {"schemas": {"main": ["notes"]}}}))
+            .await;
+        assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+        assert_eq!(granted.body["applied_keys"], json!(["schemas"]));
+        assert_eq!(granted.body["requires_confirmation"], tool == "database_write");
+    }
+
+    let events = api
+        .run_stream(&agent, &api.admin, json!({"message": "add bread to my list"}))
+        .await;
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.last(), Some(&"run_paused"), "{kinds:?}");
+    let results: Vec<&Value> = events.iter().map(|(_, e)| e).filter(|e| e["event"] == "tool_result").collect();
+    assert!(results[0]["result_preview"].as_str().unwrap().contains("buy milk"), "{}", results[0]);
+    assert!(!results[1].to_string().contains(SECRET), "{}", results[1]);
+    assert!(results[1].to_string().contains("not granted"), "{}", results[1]);
+    let requested = events.iter().find(|(_, e)| e["event"] == "approval_requested").unwrap();
+    assert_eq!(requested.1["tool_name"], "database_write");
+    let count = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&data), 1, "the gated write has not run");
+
+    let run_id = events[0].1["run_id"].as_str().unwrap();
+    let allowed = api
+        .post(&format!("/api/agents/runs/{run_id}/approve"), json!({"approved": true}))
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+    // Follow the resumed run to the end of its stream.
+    let (_, rest) = TestApi::sse_on(
+        &api.router,
+        axum::http::Request::get(format!("/api/agents/runs/{run_id}/events"))
+            .header("authorization", format!("Bearer {}", api.admin))
+            .header("last-event-id", events.last().unwrap().0.to_string())
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(rest.last().unwrap().1["event"], "complete", "{rest:?}");
+    let status = api.get(&format!("/api/agents/runs/{run_id}")).await.body["status"].clone();
+    assert_eq!(status, "completed");
+    assert_eq!(count(&data), 2, "ALLOW ran the write once");
+
+    let run = api.get(&format!("/api/agents/runs/{run_id}")).await;
+    assert_eq!(run.body["tool_calls"].as_array().unwrap().len(), 3);
+}
