@@ -16,7 +16,7 @@ pub enum Confirmation {
 }
 
 /// The input-schema keyword that carries a tool's confirmation condition to the host.
-pub const CONFIRM_IF_KEY: &str = "x-corral-confirm-if";
+pub(crate) const CONFIRM_IF_KEY: &str = "x-corral-confirm-if";
 
 type Handler = Box<dyn Fn(&str, &Context) -> Result<String, ToolError>>;
 
