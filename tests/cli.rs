@@ -679,3 +679,56 @@ fn a_pending_approval_survives_kill_9() {
     assert_eq!(status, 409);
     terminate(&mut again);
 }
+
+#[test]
+fn builtin_tools_are_called_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'hi');
+             CREATE TABLE secrets (token TEXT);",
+        )
+        .unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let query = |sql: &str| {
+        corral(&[
+            "tool",
+            "call",
+            "builtin",
+            "database_query",
+            "--data-database-url",
+            &url,
+            "--config-override",
+            r#"{"schemas": {"main": ["notes"]}}"#,
+            "--args",
+            &serde_json::json!({ "sql": sql }).to_string(),
+        ])
+    };
+    let out = query("SELECT body FROM notes");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["rows"], serde_json::json!([["hi"]]));
+    let refused = query("SELECT * FROM secrets");
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("not granted"), "{}", text(&refused.stderr));
+
+    // Gated builtins ask; --yes answers for a script.
+    let code = ["tool", "call", "builtin", "code_execute", "--args", r#"{"code": "2 ** 10"}"#];
+    let asked = corral(&code);
+    assert!(!asked.status.success());
+    assert!(text(&asked.stderr).contains("--yes"), "{}", text(&asked.stderr));
+    let mut allowed = code.to_vec();
+    allowed.push("--yes");
+    let out = corral(&allowed);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["result"], "1024");
+
+    let unknown = corral(&["tool", "call", "builtin", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("database_query"), "{}", text(&unknown.stderr));
+    let bad_url = corral(&["tool", "call", "builtin", "database_query", "--data-database-url", "mysql://x"]);
+    assert_eq!(bad_url.status.code(), Some(2), "{}", text(&bad_url.stderr));
+}
