@@ -137,6 +137,8 @@ async fn python_prints_returns_the_last_value_and_uses_the_standard_library() {
     )
     .await;
     assert_eq!(out["result"], r#"'{"sqrt": 4.0, "a": 2, "day": "2024-02-29"}'"#, "{out}");
+    let out = run(&host, "import random, statistics\nrandom.seed(1)\n[random.randint(1, 100), statistics.mean([1, 2, 3])]").await;
+    assert_eq!(out["result"], "[18, 2]", "{out}");
     // A statement at the end has no value; None is not shown.
     let out = run(&host, "x = 5\nprint(x * 2)").await;
     assert_eq!(out["result"], Value::Null);

@@ -100,6 +100,11 @@ try:
         function.__name__ = name
         return function
     _os_stub.__getattr__ = _unavailable
+    # Called while `random` imports; harmless to answer. os.urandom stays unavailable, so
+    # `secrets` and SystemRandom fail loudly instead of handing out weak randomness.
+    _os_stub.register_at_fork = lambda **kwargs: None
+    _os_stub.cpu_count = lambda: 1
+    _os_stub.getpid = lambda: 1
     _os_stub.environ = {}
     _os_stub.name = "posix"
     del _os_stub, _unavailable
