@@ -580,7 +580,10 @@ async fn http_request_asks_before_methods_that_change_things_unless_the_operator
             .boundary
             .call(
                 &toolset,
-                call("http_request", json!({"method": method, "url": server.url("/echo")})),
+                call(
+                    "http_request",
+                    json!({"method": method, "url": server.url("/echo")}),
+                ),
                 false,
             )
             .await;
@@ -589,26 +592,45 @@ async fn http_request_asks_before_methods_that_change_things_unless_the_operator
         };
         assert_eq!(action.arguments["method"], method);
     }
-    assert_eq!(server.requests().len(), reads, "nothing was sent before ALLOW");
+    assert_eq!(
+        server.requests().len(),
+        reads,
+        "nothing was sent before ALLOW"
+    );
 
     // The operator decides per assignment: never ask, or always ask (GET included).
     let trusted = host.toolset([AssignmentSpec {
         confirmation: ConfirmationSetting::Never,
         ..to_server("http_request", &server)
     }]);
-    ok(&host, &trusted, "http_request", json!({"method": "DELETE", "url": server.url("/echo")})).await;
+    ok(
+        &host,
+        &trusted,
+        "http_request",
+        json!({"method": "DELETE", "url": server.url("/echo")}),
+    )
+    .await;
     let strict = host.toolset([AssignmentSpec {
         confirmation: ConfirmationSetting::Always,
         ..to_server("http_request", &server)
     }]);
     let outcome = host
         .boundary
-        .call(&strict, call("http_request", json!({"url": server.url("/echo")})), false)
+        .call(
+            &strict,
+            call("http_request", json!({"url": server.url("/echo")})),
+            false,
+        )
         .await;
     assert!(matches!(outcome, CallOutcome::Pending(_)));
     // The condition is the host's: the model never sees it in the schema.
     let tool = host.catalog.get("http_request").unwrap();
-    assert!(tool.descriptor.input_schema.get("x-corral-confirm-if").is_none());
+    assert!(
+        tool.descriptor
+            .input_schema
+            .get("x-corral-confirm-if")
+            .is_none()
+    );
     assert!(tool.descriptor.confirm_if.is_some());
 }
 

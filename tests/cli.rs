@@ -712,13 +712,28 @@ fn builtin_tools_are_called_by_name() {
     assert_eq!(result["rows"], serde_json::json!([["hi"]]));
     let refused = query("SELECT * FROM secrets");
     assert!(!refused.status.success());
-    assert!(text(&refused.stderr).contains("not granted"), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("not granted"),
+        "{}",
+        text(&refused.stderr)
+    );
 
     // Gated builtins ask; --yes answers for a script.
-    let code = ["tool", "call", "builtin", "code_execute", "--args", r#"{"code": "2 ** 10"}"#];
+    let code = [
+        "tool",
+        "call",
+        "builtin",
+        "code_execute",
+        "--args",
+        r#"{"code": "2 ** 10"}"#,
+    ];
     let asked = corral(&code);
     assert!(!asked.status.success());
-    assert!(text(&asked.stderr).contains("--yes"), "{}", text(&asked.stderr));
+    assert!(
+        text(&asked.stderr).contains("--yes"),
+        "{}",
+        text(&asked.stderr)
+    );
     let mut allowed = code.to_vec();
     allowed.push("--yes");
     let out = corral(&allowed);
@@ -728,7 +743,18 @@ fn builtin_tools_are_called_by_name() {
 
     let unknown = corral(&["tool", "call", "builtin", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(text(&unknown.stderr).contains("database_query"), "{}", text(&unknown.stderr));
-    let bad_url = corral(&["tool", "call", "builtin", "database_query", "--data-database-url", "mysql://x"]);
+    assert!(
+        text(&unknown.stderr).contains("database_query"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let bad_url = corral(&[
+        "tool",
+        "call",
+        "builtin",
+        "database_query",
+        "--data-database-url",
+        "mysql://x",
+    ]);
     assert_eq!(bad_url.status.code(), Some(2), "{}", text(&bad_url.stderr));
 }

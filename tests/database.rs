@@ -140,13 +140,15 @@ impl Db {
     async fn query(&self, toolset: &Toolset, sql: &str, params: Value) -> Result<Value, String> {
         let args = json!({"sql": self.sql(sql), "params": params});
         let done = self.host.call(toolset, "database_query", args).await;
-        done.result.map_err(|f| format!("{:?}: {}", f.kind, f.message))
+        done.result
+            .map_err(|f| format!("{:?}: {}", f.kind, f.message))
     }
 
     async fn write(&self, toolset: &Toolset, sql: &str, params: Value) -> Result<Value, String> {
         let args = json!({"sql": self.sql(sql), "params": params});
         let done = self.host.call(toolset, "database_write", args).await;
-        done.result.map_err(|f| format!("{:?}: {}", f.kind, f.message))
+        done.result
+            .map_err(|f| format!("{:?}: {}", f.kind, f.message))
     }
 
     /// Everything an attack could change or leak, as text: secrets, notes, the list of tables.
@@ -171,15 +173,20 @@ impl Db {
                 let (g, s) = (&self.g, &self.s);
                 let mut parts = Vec::new();
                 for sql in [
-                    format!("SELECT string_agg(id || '=' || token, ',' ORDER BY id) FROM {g}.secrets"),
-                    format!("SELECT string_agg(id || '=' || token, ',' ORDER BY id) FROM {s}.secrets"),
+                    format!(
+                        "SELECT string_agg(id || '=' || token, ',' ORDER BY id) FROM {g}.secrets"
+                    ),
+                    format!(
+                        "SELECT string_agg(id || '=' || token, ',' ORDER BY id) FROM {s}.secrets"
+                    ),
                     format!("SELECT string_agg(id || '=' || body, ',' ORDER BY id) FROM {g}.notes"),
                     format!(
                         "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables \
                          WHERE table_schema IN ('{g}', '{s}', 'public')"
                     ),
                 ] {
-                    let v: Option<String> = sqlx::query_scalar(&sql).fetch_one(admin).await.unwrap();
+                    let v: Option<String> =
+                        sqlx::query_scalar(&sql).fetch_one(admin).await.unwrap();
                     parts.push(v.unwrap_or_default());
                 }
                 parts.join(" | ")
@@ -209,7 +216,11 @@ async fn queries_read_granted_tables_with_params_joins_ctes_and_qualified_names(
         let tools = db.toolset();
         let label = format!("{:?}", db.backend);
         let by_id = db
-            .query(&tools, "SELECT id, body FROM notes WHERE id = {q1}", json!([1]))
+            .query(
+                &tools,
+                "SELECT id, body FROM notes WHERE id = {q1}",
+                json!([1]),
+            )
             .await
             .unwrap();
         assert_eq!(by_id["columns"], json!(["id", "body"]), "{label}");
@@ -250,7 +261,11 @@ async fn queries_read_granted_tables_with_params_joins_ctes_and_qualified_names(
         assert_eq!(rows(&blob), &json!([[{"base64": "AP8="}]]), "{label}");
 
         let empty = db
-            .query(&tools, "SELECT id, body FROM notes WHERE id > 100", json!([]))
+            .query(
+                &tools,
+                "SELECT id, body FROM notes WHERE id > 100",
+                json!([]),
+            )
             .await
             .unwrap();
         assert_eq!(empty["columns"], json!(["id", "body"]), "{label}");
@@ -293,12 +308,20 @@ async fn writes_change_granted_tables_and_report_rows_affected() {
         assert_eq!(inserted, json!({"rows_affected": 1}), "{label}");
         // A NULL parameter takes the column's type on Postgres too.
         let nulled = db
-            .write(&tools, "UPDATE notes SET body = {q1} WHERE id >= {q2}", json!([null, 2]))
+            .write(
+                &tools,
+                "UPDATE notes SET body = {q1} WHERE id >= {q2}",
+                json!([null, 2]),
+            )
             .await
             .unwrap();
         assert_eq!(nulled["rows_affected"], 2, "{label}");
         let deleted = db
-            .write(&tools, "DELETE FROM {g}.items WHERE note_id = {q1}", json!([1]))
+            .write(
+                &tools,
+                "DELETE FROM {g}.items WHERE note_id = {q1}",
+                json!([1]),
+            )
             .await
             .unwrap();
         assert_eq!(deleted["rows_affected"], 2, "{label}");
@@ -306,13 +329,24 @@ async fn writes_change_granted_tables_and_report_rows_affected() {
             .query(&tools, "SELECT id, body FROM notes ORDER BY id", json!([]))
             .await
             .unwrap();
-        assert_eq!(rows(&after), &json!([[1, "hello"], [2, null], [3, null]]), "{label}");
+        assert_eq!(
+            rows(&after),
+            &json!([[1, "hello"], [2, null], [3, null]]),
+            "{label}"
+        );
         // A constraint violation is the model's to fix, and changes nothing.
         let duplicate = db
-            .write(&tools, "INSERT INTO notes (id, body) VALUES (1, 'again')", json!([]))
+            .write(
+                &tools,
+                "INSERT INTO notes (id, body) VALUES (1, 'again')",
+                json!([]),
+            )
             .await
             .unwrap_err();
-        assert!(duplicate.to_lowercase().contains("unique") || duplicate.contains("duplicate"), "{label}: {duplicate}");
+        assert!(
+            duplicate.to_lowercase().contains("unique") || duplicate.contains("duplicate"),
+            "{label}: {duplicate}"
+        );
         db.cleanup().await;
     }
 }
@@ -341,7 +375,11 @@ async fn database_write_waits_for_approval_by_default_and_queries_do_not() {
         panic!("database_write ran without approval");
     };
     assert_eq!(action.tool_type.as_deref(), Some("database"));
-    assert!(action.description.contains("DELETE FROM notes"), "{}", action.description);
+    assert!(
+        action.description.contains("DELETE FROM notes"),
+        "{}",
+        action.description
+    );
     assert_eq!(db.snapshot().await, before, "nothing ran before ALLOW");
     // Reading runs at once.
     assert!(db.query(&tools, "SELECT 1", json!([])).await.is_ok());
@@ -478,46 +516,216 @@ const ATTACKS: &[(Tool, Only, Expect, &str)] = &[
     (Query, Both, Refused, "SELECT * FROM {g}.\"secrets\""),
     (Query, Both, Refused, "SELECT * FROM \"{g}\".secrets"),
     (Query, Both, Refused, "SELECT * FROM /* notes */ secrets"),
-    (Query, Both, Refused, "SELECT * FROM notes AS n, secrets AS notes"),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes AS n, secrets AS notes",
+    ),
     (Query, Both, Refused, "SELECT * FROM other_db.{g}.notes"),
     // Several statements.
-    (Query, Both, Refused, "SELECT * FROM notes; SELECT * FROM secrets"),
-    (Query, Both, Refused, "SELECT * FROM notes; DROP TABLE secrets"),
-    (Query, Both, Refused, "SELECT 1; COMMIT; DELETE FROM secrets"),
-    (Query, Both, Refused, "SELECT * FROM notes -- comment\n; DELETE FROM secrets"),
-    (Query, Both, Refused, "SELECT * FROM notes\0; DROP TABLE secrets"),
-    (Query, Both, Harmless, "SELECT * FROM notes /* ; DELETE FROM secrets */ WHERE 1 = 1"),
-    (Query, Both, Harmless, "SELECT * FROM notes WHERE body = '' OR 1 = 1; -- trailing"),
-    (Query, Both, Harmless, "SELECT '; DELETE FROM secrets' AS text FROM notes"),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes; SELECT * FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes; DROP TABLE secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT 1; COMMIT; DELETE FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes -- comment\n; DELETE FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes\0; DROP TABLE secrets",
+    ),
+    (
+        Query,
+        Both,
+        Harmless,
+        "SELECT * FROM notes /* ; DELETE FROM secrets */ WHERE 1 = 1",
+    ),
+    (
+        Query,
+        Both,
+        Harmless,
+        "SELECT * FROM notes WHERE body = '' OR 1 = 1; -- trailing",
+    ),
+    (
+        Query,
+        Both,
+        Harmless,
+        "SELECT '; DELETE FROM secrets' AS text FROM notes",
+    ),
     // Set operations, subqueries, joins, CTEs.
-    (Query, Both, Refused, "SELECT id, body FROM notes UNION SELECT id, token FROM secrets"),
-    (Query, Both, Refused, "SELECT id, body FROM notes UNION ALL SELECT id, token FROM {s}.secrets"),
-    (Query, Both, Refused, "SELECT id, body FROM notes INTERSECT SELECT id, token FROM secrets"),
-    (Query, Both, Refused, "SELECT id, body FROM notes EXCEPT SELECT id, token FROM secrets"),
-    (Query, Both, Refused, "SELECT (SELECT token FROM secrets LIMIT 1)"),
-    (Query, Both, Refused, "SELECT * FROM notes WHERE EXISTS (SELECT 1 FROM secrets)"),
-    (Query, Both, Refused, "SELECT * FROM notes WHERE body IN (SELECT token FROM secrets)"),
-    (Query, Both, Refused, "SELECT * FROM (SELECT * FROM secrets) AS t"),
-    (Query, Both, Refused, "SELECT * FROM notes JOIN secrets ON true"),
-    (Query, Both, Refused, "SELECT * FROM notes LEFT JOIN {s}.secrets s ON s.id = notes.id"),
-    (Query, Both, Refused, "SELECT * FROM notes CROSS JOIN (SELECT token FROM secrets) x"),
-    (Query, Both, Refused, "SELECT * FROM notes ORDER BY (SELECT token FROM secrets LIMIT 1)"),
-    (Query, Both, Refused, "SELECT id FROM notes GROUP BY id HAVING (SELECT count(*) FROM secrets) > 0"),
-    (Query, Both, Refused, "SELECT * FROM notes WHERE id = (SELECT count(*) FROM {s}.secrets)"),
-    (Query, Both, Refused, "VALUES ((SELECT token FROM secrets LIMIT 1))"),
-    (Query, Both, Refused, "WITH x AS (SELECT * FROM secrets) SELECT * FROM x"),
-    (Query, Both, Refused, "WITH secrets AS (SELECT * FROM secrets) SELECT * FROM secrets"),
-    (Query, Both, Refused, "WITH a AS (SELECT 1), b AS (SELECT token FROM secrets) SELECT * FROM b"),
-    (Query, Both, Refused, "WITH RECURSIVE r(t) AS (SELECT token FROM secrets UNION SELECT t FROM r) SELECT * FROM r"),
-    (Query, Both, Refused, "WITH x AS (SELECT 1) SELECT * FROM notes, (WITH y AS (SELECT * FROM secrets) SELECT * FROM y) z"),
-    (Query, Both, Harmless, "WITH notes AS (SELECT 'shadow' AS body) SELECT body FROM notes"),
-    (Query, Both, Refused, "SELECT * FROM json_each((SELECT token FROM secrets LIMIT 1))"),
-    (Query, Postgres, Refused, "SELECT * FROM notes, LATERAL (SELECT token FROM secrets) x"),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT id, body FROM notes UNION SELECT id, token FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT id, body FROM notes UNION ALL SELECT id, token FROM {s}.secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT id, body FROM notes INTERSECT SELECT id, token FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT id, body FROM notes EXCEPT SELECT id, token FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT (SELECT token FROM secrets LIMIT 1)",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes WHERE EXISTS (SELECT 1 FROM secrets)",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes WHERE body IN (SELECT token FROM secrets)",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM (SELECT * FROM secrets) AS t",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes JOIN secrets ON true",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes LEFT JOIN {s}.secrets s ON s.id = notes.id",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes CROSS JOIN (SELECT token FROM secrets) x",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes ORDER BY (SELECT token FROM secrets LIMIT 1)",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT id FROM notes GROUP BY id HAVING (SELECT count(*) FROM secrets) > 0",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM notes WHERE id = (SELECT count(*) FROM {s}.secrets)",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "VALUES ((SELECT token FROM secrets LIMIT 1))",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH x AS (SELECT * FROM secrets) SELECT * FROM x",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH secrets AS (SELECT * FROM secrets) SELECT * FROM secrets",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH a AS (SELECT 1), b AS (SELECT token FROM secrets) SELECT * FROM b",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH RECURSIVE r(t) AS (SELECT token FROM secrets UNION SELECT t FROM r) SELECT * FROM r",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH x AS (SELECT 1) SELECT * FROM notes, (WITH y AS (SELECT * FROM secrets) SELECT * FROM y) z",
+    ),
+    (
+        Query,
+        Both,
+        Harmless,
+        "WITH notes AS (SELECT 'shadow' AS body) SELECT body FROM notes",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "SELECT * FROM json_each((SELECT token FROM secrets LIMIT 1))",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT * FROM notes, LATERAL (SELECT token FROM secrets) x",
+    ),
     (Query, Postgres, Refused, "TABLE secrets"),
-    (Query, Postgres, Refused, "WITH pg_user AS (SELECT 1) SELECT * FROM pg_user"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "WITH pg_user AS (SELECT 1) SELECT * FROM pg_user",
+    ),
     // Writes, DDL, transaction control through the read-only tool.
     (Query, Both, Refused, "DELETE FROM secrets"),
-    (Query, Both, Refused, "INSERT INTO notes (id, body) VALUES (9, 'x')"),
+    (
+        Query,
+        Both,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (9, 'x')",
+    ),
     (Query, Both, Refused, "UPDATE notes SET body = 'x'"),
     (Query, Both, Refused, "DROP TABLE notes"),
     (Query, Both, Refused, "CREATE TABLE evil (x int)"),
@@ -528,19 +736,59 @@ const ATTACKS: &[(Tool, Only, Expect, &str)] = &[
     (Query, Both, Refused, "SAVEPOINT a"),
     (Query, Both, Refused, "SELECT * INTO copied FROM notes"),
     (Query, Both, Refused, "SELECT * FROM notes FOR UPDATE"),
-    (Query, Both, Refused, "WITH d AS (DELETE FROM notes RETURNING *) SELECT * FROM d"),
-    (Query, Both, Refused, "WITH d AS (DELETE FROM secrets RETURNING *) SELECT * FROM d"),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH d AS (DELETE FROM notes RETURNING *) SELECT * FROM d",
+    ),
+    (
+        Query,
+        Both,
+        Refused,
+        "WITH d AS (DELETE FROM secrets RETURNING *) SELECT * FROM d",
+    ),
     (Query, Both, Refused, "EXPLAIN SELECT * FROM secrets"),
-    (Query, Postgres, Refused, "EXPLAIN ANALYZE DELETE FROM secrets"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "EXPLAIN ANALYZE DELETE FROM secrets",
+    ),
     (Query, Both, Refused, "ANALYZE"),
-    (Query, Postgres, Refused, "COPY secrets TO '/tmp/corral-leak'"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "COPY secrets TO '/tmp/corral-leak'",
+    ),
     (Query, Postgres, Refused, "COPY notes FROM '/etc/passwd'"),
     (Query, Postgres, Refused, "SET search_path = {s}"),
     (Query, Postgres, Refused, "SHOW data_directory"),
-    (Query, Postgres, Refused, "GRANT SELECT ON secrets TO PUBLIC"),
-    (Query, Postgres, Refused, "DO $$ BEGIN DELETE FROM secrets; END $$"),
-    (Query, Postgres, Refused, "PREPARE p AS SELECT * FROM secrets"),
-    (Query, Sqlite, Refused, "ATTACH DATABASE '/tmp/corral-evil.db' AS evil"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "GRANT SELECT ON secrets TO PUBLIC",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "DO $$ BEGIN DELETE FROM secrets; END $$",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "PREPARE p AS SELECT * FROM secrets",
+    ),
+    (
+        Query,
+        Sqlite,
+        Refused,
+        "ATTACH DATABASE '/tmp/corral-evil.db' AS evil",
+    ),
     (Query, Sqlite, Refused, "PRAGMA writable_schema = 1"),
     (Query, Sqlite, Refused, "PRAGMA table_info(secrets)"),
     (Query, Sqlite, Refused, "VACUUM INTO '/tmp/corral-copy.db'"),
@@ -549,56 +797,216 @@ const ATTACKS: &[(Tool, Only, Expect, &str)] = &[
     (Query, Sqlite, Refused, "SELECT * FROM sqlite_schema"),
     (Query, Sqlite, Refused, "SELECT * FROM main.sqlite_master"),
     (Query, Sqlite, Refused, "SELECT * FROM temp.secrets"),
-    (Query, Sqlite, Refused, "SELECT * FROM pragma_table_info('secrets')"),
-    (Query, Postgres, Refused, "SELECT * FROM pg_catalog.pg_tables"),
+    (
+        Query,
+        Sqlite,
+        Refused,
+        "SELECT * FROM pragma_table_info('secrets')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT * FROM pg_catalog.pg_tables",
+    ),
     (Query, Postgres, Refused, "SELECT * FROM pg_user"),
     (Query, Postgres, Refused, "SELECT * FROM pg_shadow"),
-    (Query, Postgres, Refused, "SELECT * FROM information_schema.tables"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT * FROM information_schema.tables",
+    ),
     // Dangerous functions, in every spelling.
-    (Query, Postgres, Refused, "SELECT pg_read_file('/etc/passwd')"),
-    (Query, Postgres, Refused, "SELECT PG_READ_FILE('/etc/passwd')"),
-    (Query, Postgres, Refused, "SELECT \"pg_read_file\"('/etc/passwd')"),
-    (Query, Postgres, Refused, "SELECT pg_catalog.pg_read_file('/etc/passwd')"),
-    (Query, Postgres, Refused, "SELECT * FROM pg_read_file('/etc/passwd')"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT pg_read_file('/etc/passwd')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT PG_READ_FILE('/etc/passwd')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT \"pg_read_file\"('/etc/passwd')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT pg_catalog.pg_read_file('/etc/passwd')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT * FROM pg_read_file('/etc/passwd')",
+    ),
     (Query, Postgres, Refused, "SELECT pg_ls_dir('.')"),
     (Query, Postgres, Refused, "SELECT lo_import('/etc/passwd')"),
-    (Query, Postgres, Refused, "SELECT dblink('host=127.0.0.1', 'SELECT token FROM secrets')"),
-    (Query, Postgres, Refused, "SELECT query_to_xml('SELECT * FROM secrets', true, true, '')"),
-    (Query, Postgres, Refused, "SELECT ts_stat('SELECT to_tsvector(token) FROM secrets')"),
-    (Query, Postgres, Refused, "SELECT set_config('search_path', '{s}', true)"),
-    (Query, Postgres, Refused, "SELECT current_setting('data_directory')"),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT dblink('host=127.0.0.1', 'SELECT token FROM secrets')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT query_to_xml('SELECT * FROM secrets', true, true, '')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT ts_stat('SELECT to_tsvector(token) FROM secrets')",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT set_config('search_path', '{s}', true)",
+    ),
+    (
+        Query,
+        Postgres,
+        Refused,
+        "SELECT current_setting('data_directory')",
+    ),
     (Query, Postgres, Refused, "SELECT pg_sleep(60)"),
     (Query, Postgres, Refused, "SELECT pg_terminate_backend(1)"),
     (Query, Postgres, Refused, "SELECT nextval('{g}.counter')"),
     (Query, Postgres, Refused, "SELECT {s}.anything()"),
-    (Query, Sqlite, Refused, "SELECT load_extension('/tmp/evil.so')"),
+    (
+        Query,
+        Sqlite,
+        Refused,
+        "SELECT load_extension('/tmp/evil.so')",
+    ),
     (Query, Sqlite, Refused, "SELECT fts3_tokenizer('simple')"),
     (Query, Sqlite, Refused, "SELECT readfile('/etc/passwd')"),
     // The write tool: targets and sources outside the grant.
     (Write, Both, Refused, "DELETE FROM secrets"),
     (Write, Both, Refused, "UPDATE secrets SET token = 'pwned'"),
-    (Write, Both, Refused, "INSERT INTO secrets (id, token) VALUES (9, 'x')"),
-    (Write, Both, Refused, "INSERT INTO {s}.secrets (id, token) VALUES (9, 'x')"),
-    (Write, Both, Refused, "INSERT INTO notes (id, body) SELECT id + 100, token FROM secrets"),
-    (Write, Both, Refused, "UPDATE notes SET body = (SELECT token FROM secrets LIMIT 1)"),
-    (Write, Both, Refused, "DELETE FROM notes WHERE id IN (SELECT id FROM secrets)"),
-    (Write, Both, Refused, "INSERT INTO notes (id, body) VALUES (10, 'x'); DELETE FROM secrets"),
-    (Write, Both, Refused, "WITH s AS (SELECT token FROM secrets) INSERT INTO notes (id, body) SELECT 11, token FROM s"),
-    (Write, Both, Refused, "INSERT INTO notes (id, body) VALUES (13, 'x') ON CONFLICT (id) DO UPDATE SET body = (SELECT token FROM secrets LIMIT 1)"),
-    (Write, Both, Refused, "UPDATE notes SET body = 'x' RETURNING (SELECT token FROM secrets LIMIT 1)"),
-    (Write, Both, Refused, "REPLACE INTO secrets (id, token) VALUES (1, 'x')"),
+    (
+        Write,
+        Both,
+        Refused,
+        "INSERT INTO secrets (id, token) VALUES (9, 'x')",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "INSERT INTO {s}.secrets (id, token) VALUES (9, 'x')",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "INSERT INTO notes (id, body) SELECT id + 100, token FROM secrets",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "UPDATE notes SET body = (SELECT token FROM secrets LIMIT 1)",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "DELETE FROM notes WHERE id IN (SELECT id FROM secrets)",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (10, 'x'); DELETE FROM secrets",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "WITH s AS (SELECT token FROM secrets) INSERT INTO notes (id, body) SELECT 11, token FROM s",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (13, 'x') ON CONFLICT (id) DO UPDATE SET body = (SELECT token FROM secrets LIMIT 1)",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "UPDATE notes SET body = 'x' RETURNING (SELECT token FROM secrets LIMIT 1)",
+    ),
+    (
+        Write,
+        Both,
+        Refused,
+        "REPLACE INTO secrets (id, token) VALUES (1, 'x')",
+    ),
     (Write, Both, Refused, "DROP TABLE secrets"),
     (Write, Both, Refused, "DELETE FROM notes; DROP TABLE notes"),
-    (Write, Both, Refused, "CREATE TABLE stolen AS SELECT * FROM secrets"),
+    (
+        Write,
+        Both,
+        Refused,
+        "CREATE TABLE stolen AS SELECT * FROM secrets",
+    ),
     (Write, Both, Refused, "SELECT * FROM secrets"),
     (Write, Postgres, Refused, "TRUNCATE notes"),
-    (Write, Postgres, Refused, "UPDATE notes SET body = s.token FROM secrets s WHERE s.id = notes.id"),
-    (Write, Postgres, Refused, "DELETE FROM notes USING {s}.secrets s WHERE s.id = notes.id"),
-    (Write, Postgres, Refused, "WITH d AS (DELETE FROM secrets RETURNING id, token) INSERT INTO notes (id, body) SELECT id + 200, token FROM d"),
-    (Write, Postgres, Refused, "INSERT INTO notes (id, body) VALUES (14, pg_read_file('/etc/passwd'))"),
-    (Write, Postgres, Refused, "INSERT INTO notes (id, body) VALUES (15, setval('{g}.counter', 99)::text)"),
-    (Write, Postgres, Refused, "MERGE INTO notes USING secrets s ON s.id = notes.id WHEN MATCHED THEN UPDATE SET body = s.token"),
-    (Write, Sqlite, Refused, "INSERT INTO notes (id, body) VALUES (16, load_extension('/tmp/evil.so'))"),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "UPDATE notes SET body = s.token FROM secrets s WHERE s.id = notes.id",
+    ),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "DELETE FROM notes USING {s}.secrets s WHERE s.id = notes.id",
+    ),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "WITH d AS (DELETE FROM secrets RETURNING id, token) INSERT INTO notes (id, body) SELECT id + 200, token FROM d",
+    ),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (14, pg_read_file('/etc/passwd'))",
+    ),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (15, setval('{g}.counter', 99)::text)",
+    ),
+    (
+        Write,
+        Postgres,
+        Refused,
+        "MERGE INTO notes USING secrets s ON s.id = notes.id WHEN MATCHED THEN UPDATE SET body = s.token",
+    ),
+    (
+        Write,
+        Sqlite,
+        Refused,
+        "INSERT INTO notes (id, body) VALUES (16, load_extension('/tmp/evil.so'))",
+    ),
 ];
 
 async fn run_corpus(db: &Db) -> usize {
@@ -672,7 +1080,10 @@ async fn bad_arguments_are_explained_to_the_model() {
     let db = Db::sqlite().await;
     let tools = db.toolset();
     for (args, needle) in [
-        (json!({"sql": "SELECT * FROM notes WHERE id = ?1"}), "parameter"),
+        (
+            json!({"sql": "SELECT * FROM notes WHERE id = ?1"}),
+            "parameter",
+        ),
         (json!({"sql": "SELECT ?1", "params": [[1, 2]]}), "params[0]"),
         (json!({"sql": "SELEC * FROM notes"}), "does not parse"),
         (json!({"sql": ""}), "no statement"),
@@ -683,10 +1094,17 @@ async fn bad_arguments_are_explained_to_the_model() {
         let done = db.host.call(&tools, "database_query", args.clone()).await;
         let failure = done.result.expect_err(&args.to_string());
         assert!(
-            matches!(failure.kind, FailureKind::InvalidArguments | FailureKind::Failed),
+            matches!(
+                failure.kind,
+                FailureKind::InvalidArguments | FailureKind::Failed
+            ),
             "{args}: {failure:?}"
         );
-        assert!(failure.message.contains(needle), "{args}: {}", failure.message);
+        assert!(
+            failure.message.contains(needle),
+            "{args}: {}",
+            failure.message
+        );
     }
 }
 
@@ -723,36 +1141,82 @@ async fn an_agent_reads_its_tables_and_writes_after_approval_in_a_run() {
     let agent = created.body["id"].as_str().unwrap().to_string();
     for tool in ["database_query", "database_write"] {
         let assigned = api
-            .post(&format!("/api/agents/{agent}/tools"), json!({"tool_name": tool}))
+            .post(
+                &format!("/api/agents/{agent}/tools"),
+                json!({"tool_name": tool}),
+            )
             .await;
         assert_eq!(assigned.status, StatusCode::CREATED, "{}", assigned.body);
         let id = assigned.body["id"].as_str().unwrap();
         // A system schema or a malformed scope is refused when saved.
-        for bad in [json!({"pg_catalog": ["pg_user"]}), json!(["notes"]), json!({"main": ["no-tes"]})] {
+        for bad in [
+            json!({"pg_catalog": ["pg_user"]}),
+            json!(["notes"]),
+            json!({"main": ["no-tes"]}),
+        ] {
             let refused = api
-                .patch(&format!("/api/agents/{agent}/tools/{id}"), json!({"config_override": {"schemas": bad}}))
+                .patch(
+                    &format!("/api/agents/{agent}/tools/{id}"),
+                    json!({"config_override": {"schemas": bad}}),
+                )
                 .await;
-            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+            assert_eq!(
+                refused.status,
+                StatusCode::BAD_REQUEST,
+                "{bad}: {}",
+                refused.body
+            );
             assert!(refused.error().contains("schemas"), "{}", refused.body);
         }
         let granted = api
-            .patch(&format!("/api/agents/{agent}/tools/{id}"), json!({"config_override": {"schemas": {"main": ["notes"]}}}))
+            .patch(
+                &format!("/api/agents/{agent}/tools/{id}"),
+                json!({"config_override": {"schemas": {"main": ["notes"]}}}),
+            )
             .await;
         assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
         assert_eq!(granted.body["applied_keys"], json!(["schemas"]));
-        assert_eq!(granted.body["requires_confirmation"], tool == "database_write");
+        assert_eq!(
+            granted.body["requires_confirmation"],
+            tool == "database_write"
+        );
     }
 
     let events = api
-        .run_stream(&agent, &api.admin, json!({"message": "add bread to my list"}))
+        .run_stream(
+            &agent,
+            &api.admin,
+            json!({"message": "add bread to my list"}),
+        )
         .await;
-    let kinds: Vec<&str> = events.iter().map(|(_, e)| e["event"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.last(), Some(&"run_paused"), "{kinds:?}");
-    let results: Vec<&Value> = events.iter().map(|(_, e)| e).filter(|e| e["event"] == "tool_result").collect();
-    assert!(results[0]["result_preview"].as_str().unwrap().contains("buy milk"), "{}", results[0]);
+    let results: Vec<&Value> = events
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e["event"] == "tool_result")
+        .collect();
+    assert!(
+        results[0]["result_preview"]
+            .as_str()
+            .unwrap()
+            .contains("buy milk"),
+        "{}",
+        results[0]
+    );
     assert!(!results[1].to_string().contains(SECRET), "{}", results[1]);
-    assert!(results[1].to_string().contains("not granted"), "{}", results[1]);
-    let requested = events.iter().find(|(_, e)| e["event"] == "approval_requested").unwrap();
+    assert!(
+        results[1].to_string().contains("not granted"),
+        "{}",
+        results[1]
+    );
+    let requested = events
+        .iter()
+        .find(|(_, e)| e["event"] == "approval_requested")
+        .unwrap();
     assert_eq!(requested.1["tool_name"], "database_write");
     let count = |path: &std::path::Path| -> i64 {
         rusqlite::Connection::open(path)
@@ -764,7 +1228,10 @@ async fn an_agent_reads_its_tables_and_writes_after_approval_in_a_run() {
 
     let run_id = events[0].1["run_id"].as_str().unwrap();
     let allowed = api
-        .post(&format!("/api/agents/runs/{run_id}/approve"), json!({"approved": true}))
+        .post(
+            &format!("/api/agents/runs/{run_id}/approve"),
+            json!({"approved": true}),
+        )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
     // Follow the resumed run to the end of its stream.

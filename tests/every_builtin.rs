@@ -47,20 +47,43 @@ async fn every_builtin_runs_in_a_scripted_agent_run() {
     let agent = created.body["id"].as_str().unwrap().to_string();
     let web = json!({"http": {"private_hosts": [server.authority()]}});
     let settings = [
-        ("database_query", json!({"config_override": {"schemas": {"main": ["notes"]}}})),
-        ("database_write", json!({"config_override": {"schemas": {"main": ["notes"]}}, "confirmation": "never"})),
+        (
+            "database_query",
+            json!({"config_override": {"schemas": {"main": ["notes"]}}}),
+        ),
+        (
+            "database_write",
+            json!({"config_override": {"schemas": {"main": ["notes"]}}, "confirmation": "never"}),
+        ),
         ("http_request", json!({"grants": web})),
         ("web_scrape", json!({"grants": web})),
-        ("web_search", json!({"grants": web, "config_values": {"backend": "searxng", "base_url": server.url("/searxng")}})),
-        ("storage_write", json!({"grants": {"storage": {"bucket": "run"}}, "confirmation": "never"})),
-        ("storage_read", json!({"grants": {"storage": {"bucket": "run"}}})),
+        (
+            "web_search",
+            json!({"grants": web, "config_values": {"backend": "searxng", "base_url": server.url("/searxng")}}),
+        ),
+        (
+            "storage_write",
+            json!({"grants": {"storage": {"bucket": "run"}}, "confirmation": "never"}),
+        ),
+        (
+            "storage_read",
+            json!({"grants": {"storage": {"bucket": "run"}}}),
+        ),
         ("code_execute", json!({"confirmation": "never"})),
     ];
     for (tool, patch) in settings {
         let assigned = api
-            .post(&format!("/api/agents/{agent}/tools"), json!({"tool_name": tool}))
+            .post(
+                &format!("/api/agents/{agent}/tools"),
+                json!({"tool_name": tool}),
+            )
             .await;
-        assert_eq!(assigned.status, StatusCode::CREATED, "{tool}: {}", assigned.body);
+        assert_eq!(
+            assigned.status,
+            StatusCode::CREATED,
+            "{tool}: {}",
+            assigned.body
+        );
         let id = assigned.body["id"].as_str().unwrap();
         let patched = api
             .patch(&format!("/api/agents/{agent}/tools/{id}"), patch)
@@ -82,10 +105,7 @@ async fn every_builtin_runs_in_a_scripted_agent_run() {
         assert_eq!(result["result_meta"]["ok"], true, "{result}");
     }
     let preview = |tool: &str| -> String {
-        results
-            .iter()
-            .find(|r| r["tool_name"] == tool)
-            .unwrap()["result_preview"]
+        results.iter().find(|r| r["tool_name"] == tool).unwrap()["result_preview"]
             .as_str()
             .unwrap()
             .to_string()
@@ -124,7 +144,11 @@ async fn run(host: &Host, code: &str) -> Value {
 #[tokio::test]
 async fn python_prints_returns_the_last_value_and_uses_the_standard_library() {
     let host = python().await;
-    let out = run(&host, "print('hi')\nimport sys\nsys.stderr.write('careful\\n')\n1 + 2").await;
+    let out = run(
+        &host,
+        "print('hi')\nimport sys\nsys.stderr.write('careful\\n')\n1 + 2",
+    )
+    .await;
     assert_eq!(out["ok"], true);
     assert_eq!(out["stdout"], "hi\n");
     assert_eq!(out["stderr"], "careful\n");
@@ -136,7 +160,10 @@ async fn python_prints_returns_the_last_value_and_uses_the_standard_library() {
          json.dumps({'sqrt': math.sqrt(16), 'a': counts['a'], 'day': str(datetime.date(2024, 2, 28) + datetime.timedelta(days=1))})",
     )
     .await;
-    assert_eq!(out["result"], r#"'{"sqrt": 4.0, "a": 2, "day": "2024-02-29"}'"#, "{out}");
+    assert_eq!(
+        out["result"], r#"'{"sqrt": 4.0, "a": 2, "day": "2024-02-29"}'"#,
+        "{out}"
+    );
     let out = run(&host, "import random, statistics\nrandom.seed(1)\n[random.randint(1, 100), statistics.mean([1, 2, 3])]").await;
     assert_eq!(out["result"], "[18, 2]", "{out}");
     // A statement at the end has no value; None is not shown.
@@ -154,7 +181,10 @@ async fn python_errors_come_back_as_tracebacks() {
     assert!(error.contains("ZeroDivisionError"), "{error}");
     assert!(error.contains("line 2"), "{error}");
     let out = run(&host, "print(").await;
-    assert!(out["error"].as_str().unwrap().contains("SyntaxError"), "{out}");
+    assert!(
+        out["error"].as_str().unwrap().contains("SyntaxError"),
+        "{out}"
+    );
     // Output printed before the exception is kept.
     let out = run(&host, "print('before')\nraise ValueError('boom')").await;
     assert_eq!(out["stdout"], "before\n");
@@ -179,7 +209,10 @@ async fn python_reaches_no_file_network_or_previous_call() {
     // Each call is a fresh interpreter.
     run(&host, "secret = 41").await;
     let out = run(&host, "secret").await;
-    assert!(out["error"].as_str().unwrap().contains("NameError"), "{out}");
+    assert!(
+        out["error"].as_str().unwrap().contains("NameError"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -187,19 +220,33 @@ async fn python_that_runs_forever_or_hogs_memory_is_stopped_cleanly() {
     let host = python().await;
     let toolset = host.toolset([trusted(Some(1500))]);
     let done = host
-        .call(&toolset, "code_execute", json!({"code": "while True:\n    pass"}))
+        .call(
+            &toolset,
+            "code_execute",
+            json!({"code": "while True:\n    pass"}),
+        )
         .await;
     let failure = done.result.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Timeout, "{}", failure.message);
     assert!(failure.message.contains("1500 ms"), "{}", failure.message);
 
     let done = host
-        .call(&toolset, "code_execute", json!({"code": "x = 'a' * (1024 * 1024 * 1024)\nlen(x)"}))
+        .call(
+            &toolset,
+            "code_execute",
+            json!({"code": "x = 'a' * (1024 * 1024 * 1024)\nlen(x)"}),
+        )
         .await;
     match done.result {
-        Ok(out) => assert!(out["error"].as_str().unwrap().contains("MemoryError"), "{out}"),
+        Ok(out) => assert!(
+            out["error"].as_str().unwrap().contains("MemoryError"),
+            "{out}"
+        ),
         Err(failure) => assert!(
-            matches!(failure.kind, FailureKind::MemoryLimit | FailureKind::Crashed),
+            matches!(
+                failure.kind,
+                FailureKind::MemoryLimit | FailureKind::Crashed
+            ),
             "{failure:?}"
         ),
     }
@@ -213,15 +260,25 @@ async fn code_execute_waits_for_approval_by_default() {
     let toolset = host.toolset([assign("code_execute")]);
     let outcome = host
         .boundary
-        .call(&toolset, call("code_execute", json!({"code": "print(1)"})), false)
+        .call(
+            &toolset,
+            call("code_execute", json!({"code": "print(1)"})),
+            false,
+        )
         .await;
     let CallOutcome::Pending(action) = outcome else {
         panic!("code_execute ran without approval");
     };
     assert_eq!(action.tool_type.as_deref(), Some("code"));
-    assert!(action.description.contains("print(1)"), "{}", action.description);
+    assert!(
+        action.description.contains("print(1)"),
+        "{}",
+        action.description
+    );
     // Bad arguments are refused before anything runs.
     let toolset = host.toolset([trusted(None)]);
-    let done = host.call(&toolset, "code_execute", json!({"source": "1"})).await;
+    let done = host
+        .call(&toolset, "code_execute", json!({"source": "1"}))
+        .await;
     assert_eq!(done.result.unwrap_err().kind, FailureKind::InvalidArguments);
 }

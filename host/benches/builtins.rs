@@ -31,7 +31,10 @@ const SEARCH: &str = r#"{"results": [
 fn loopback_server(rt: &tokio::runtime::Runtime) -> String {
     let app = Router::new()
         .route("/page", get(|| async { axum::response::Html(PAGE) }))
-        .route("/api", get(|| async { axum::Json(json!({"ok": true, "items": [1, 2, 3]})) }))
+        .route(
+            "/api",
+            get(|| async { axum::Json(json!({"ok": true, "items": [1, 2, 3]})) }),
+        )
         .route(
             "/search",
             get(|| async { ([("content-type", "application/json")], SEARCH) }),

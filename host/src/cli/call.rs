@@ -85,8 +85,9 @@ pub(crate) async fn run(
     mut sandbox_config: crate::sandbox::SandboxConfig,
 ) -> Result<ExitCode, CliError> {
     if let Some(url) = &args.data_database_url {
-        sandbox_config.data_database = crate::capabilities::database::DataDatabase::from_url(url)
-            .map_err(|e| CliError::Usage(format!("--data-database-url: {e}")))?;
+        sandbox_config.data_database =
+            crate::capabilities::database::DataDatabase::from_url(url)
+                .map_err(|e| CliError::Usage(format!("--data-database-url: {e}")))?;
     }
     let arguments: serde_json::Value = serde_json::from_str(&args.args)
         .map_err(|e| CliError::Usage(format!("--args is not valid JSON: {e}")))?;

@@ -166,7 +166,8 @@ async fn load_builtin(
         let spinner = progress::CompileSpinner::new(crate_name, bytes.len());
         let loaded = sandbox.load(bytes, spinner.starter()).await;
         spinner.finish();
-        let (component, _) = loaded.map_err(|e| CliError::Failed(format!("builtin {crate_name}: {e}")))?;
+        let (component, _) =
+            loaded.map_err(|e| CliError::Failed(format!("builtin {crate_name}: {e}")))?;
         if component.descriptor(tool).is_some() {
             return Ok((std::sync::Arc::new(sandbox), component));
         }

@@ -5,12 +5,12 @@
 
 use super::limiter::CallLimiter;
 use super::limits::Limits;
-use crate::capabilities::database::limits::DatabaseLimits;
 use super::stdio::CapturedOutput;
+use crate::capabilities::database::limits::DatabaseLimits;
 use crate::capabilities::{
     CompiledGrants, config::ConfigCtx, config::ConfigView, database::DataDatabase,
-    database::DatabaseCtx, database::DatabaseView, http::HttpCtx, log::LogCtx, log::LogView, storage::StorageCtx,
-    storage::StorageView,
+    database::DatabaseCtx, database::DatabaseView, http::HttpCtx, log::LogCtx, log::LogView,
+    storage::StorageCtx, storage::StorageView,
 };
 use std::path::Path;
 use wasmtime::component::ResourceTable;

@@ -4,10 +4,10 @@
 pub mod config;
 
 use crate::api::{ApiConfig, AppState, app};
+use crate::capabilities::database::DataDatabase;
 use crate::engine::{Engine, EngineConfig};
 use crate::llm::providers::Providers;
 use crate::registry::{RegistryError, ToolRegistry};
-use crate::capabilities::database::DataDatabase;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use crate::store::keys::{NewKey, Scope, generate_secret};
 use crate::store::{Store, StoreError, redact_url};

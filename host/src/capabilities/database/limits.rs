@@ -36,7 +36,9 @@ impl DatabaseLimits {
     /// quarters of it at most), so a slow statement ends with the database's clear "stopped"
     /// message and the tool can still report it, rather than the whole call being cut.
     pub fn within_call(call_timeout: Duration) -> Self {
-        let timeout = DEFAULT_TIMEOUT.min(call_timeout * 3 / 4).max(Duration::from_millis(1));
+        let timeout = DEFAULT_TIMEOUT
+            .min(call_timeout * 3 / 4)
+            .max(Duration::from_millis(1));
         Self {
             timeout,
             ..Self::default()

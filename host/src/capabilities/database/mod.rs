@@ -104,10 +104,11 @@ impl DataDatabase {
         params: Vec<SqlValue>,
         limits: DatabaseLimits,
     ) -> Result<Outcome, DatabaseError> {
-        let checked = statement::check(sql, self.dialect(), access, scope).map_err(|e| match e {
-            statement::StatementError::Invalid(m) => DatabaseError::InvalidQuery(m),
-            statement::StatementError::Denied(m) => DatabaseError::Denied(m),
-        })?;
+        let checked =
+            statement::check(sql, self.dialect(), access, scope).map_err(|e| match e {
+                statement::StatementError::Invalid(m) => DatabaseError::InvalidQuery(m),
+                statement::StatementError::Denied(m) => DatabaseError::Denied(m),
+            })?;
         match self {
             Self::Sqlite(path) => {
                 let (path, scope) = (path.clone(), scope.clone());
@@ -197,7 +198,9 @@ impl wit::Host for DatabaseView<'_> {
     ) -> wasmtime::Result<Result<QueryResult, DatabaseError>> {
         Ok(match self.ctx.run(sql, params, Access::Read).await {
             Ok(Outcome::Rows(rows)) => Ok(rows),
-            Ok(Outcome::Affected(_)) => Err(DatabaseError::Failed("a query returned no rows".into())),
+            Ok(Outcome::Affected(_)) => {
+                Err(DatabaseError::Failed("a query returned no rows".into()))
+            }
             Err(e) => Err(e),
         })
     }

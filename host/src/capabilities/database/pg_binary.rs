@@ -25,8 +25,9 @@ fn decode_known(type_name: &str, b: &[u8]) -> Option<SqlValue> {
         "OID" => SqlValue::Integer(u32::from_be_bytes(b.try_into().ok()?).into()),
         "FLOAT4" => SqlValue::Real(f32::from_be_bytes(b.try_into().ok()?).into()),
         "FLOAT8" => SqlValue::Real(f64::from_be_bytes(b.try_into().ok()?)),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" | "JSON"
-        | "XML" => SqlValue::Text(String::from_utf8_lossy(b).into_owned()),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" | "JSON" | "XML" => {
+            SqlValue::Text(String::from_utf8_lossy(b).into_owned())
+        }
         // jsonb: a version byte (1), then the JSON text.
         "JSONB" => SqlValue::Text(String::from_utf8_lossy(b.get(1..)?).into_owned()),
         "BYTEA" => SqlValue::Blob(b.to_vec()),
@@ -77,9 +78,7 @@ fn fraction(micros: u32) -> String {
     if micros == 0 {
         String::new()
     } else {
-        format!(".{micros:06}")
-            .trim_end_matches('0')
-            .to_string()
+        format!(".{micros:06}").trim_end_matches('0').to_string()
     }
 }
 
@@ -102,7 +101,9 @@ fn numeric(b: &[u8]) -> Option<String> {
         0xF000 => return Some("-Infinity".into()),
         _ => {}
     }
-    let digits: Vec<u16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect::<Option<_>>()?;
+    let digits: Vec<u16> = (0..ndigits)
+        .map(|i| word(8 + 2 * i))
+        .collect::<Option<_>>()?;
     let digit = |position: i32| -> u16 {
         // position: the power of 10000 of a group.
         let index = weight - position;
@@ -162,12 +163,27 @@ mod tests {
 
     #[test]
     fn numerics_print_like_postgres() {
-        assert_eq!(numeric(&numeric_bytes(2, 0, 0, 2, &[12, 5000])).unwrap(), "12.50");
-        assert_eq!(numeric(&numeric_bytes(2, 1, 0x4000, 0, &[1, 2345])).unwrap(), "-12345");
-        assert_eq!(numeric(&numeric_bytes(1, -1, 0, 4, &[5])).unwrap(), "0.0005");
+        assert_eq!(
+            numeric(&numeric_bytes(2, 0, 0, 2, &[12, 5000])).unwrap(),
+            "12.50"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(2, 1, 0x4000, 0, &[1, 2345])).unwrap(),
+            "-12345"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(1, -1, 0, 4, &[5])).unwrap(),
+            "0.0005"
+        );
         assert_eq!(numeric(&numeric_bytes(0, 0, 0, 0, &[])).unwrap(), "0");
-        assert_eq!(numeric(&numeric_bytes(1, 2, 0, 0, &[7])).unwrap(), "700000000");
-        assert_eq!(numeric(&numeric_bytes(0, 0, 0xC000, 0, &[])).unwrap(), "NaN");
+        assert_eq!(
+            numeric(&numeric_bytes(1, 2, 0, 0, &[7])).unwrap(),
+            "700000000"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(0, 0, 0xC000, 0, &[])).unwrap(),
+            "NaN"
+        );
     }
 
     #[test]
@@ -176,7 +192,10 @@ mod tests {
         assert_eq!(date(-1).unwrap().to_string(), "1999-12-31");
         assert_eq!(timestamp(1_500_000).unwrap(), "2000-01-01T00:00:01.5");
         assert_eq!(
-            format!("{:?}", decode("TIMESTAMPTZ", &86_400_000_000i64.to_be_bytes())),
+            format!(
+                "{:?}",
+                decode("TIMESTAMPTZ", &86_400_000_000i64.to_be_bytes())
+            ),
             format!("{:?}", SqlValue::Text("2000-01-02T00:00:00Z".into()))
         );
     }

@@ -6,8 +6,8 @@
 //! queries, `READ ONLY`, which Postgres itself enforces on every write, including ones buried in
 //! functions. Queries are always rolled back.
 
-use super::limits::{DatabaseLimits, ResultBuilder};
 use super::Outcome;
+use super::limits::{DatabaseLimits, ResultBuilder};
 use super::statement::{Access, CheckedStatement};
 use crate::bindings::corral::tool::database::{DatabaseError, SqlValue};
 use futures::TryStreamExt;
@@ -26,9 +26,7 @@ pub(super) async fn run(
         limits.timeout + std::time::Duration::from_secs(1),
         run_unbounded(pool, statement, access, params, limits),
     );
-    bounded
-        .await
-        .unwrap_or_else(|_| Err(timeout_error(limits)))
+    bounded.await.unwrap_or_else(|_| Err(timeout_error(limits)))
 }
 
 async fn run_unbounded(
@@ -38,9 +36,10 @@ async fn run_unbounded(
     params: &[SqlValue],
     limits: DatabaseLimits,
 ) -> Result<Outcome, DatabaseError> {
-    let mut tx = pool.begin().await.map_err(|e| {
-        DatabaseError::Failed(format!("the data database cannot be reached: {e}"))
-    })?;
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| DatabaseError::Failed(format!("the data database cannot be reached: {e}")))?;
     let mut setup = Vec::new();
     if access == Access::Read {
         setup.push("SET TRANSACTION READ ONLY".to_string());
@@ -74,9 +73,8 @@ async fn run_unbounded(
             {
                 let mut rows = query.fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await.map_err(|e| classify(e, limits))? {
-                    let builder = builder.get_or_insert_with(|| {
-                        ResultBuilder::new(column_names(&row), limits)
-                    });
+                    let builder = builder
+                        .get_or_insert_with(|| ResultBuilder::new(column_names(&row), limits));
                     if !builder.push(row_values(&row)) {
                         break;
                     }

@@ -31,7 +31,10 @@ pub(super) fn run(
     params: &[SqlValue],
     limits: DatabaseLimits,
 ) -> Result<Outcome, DatabaseError> {
-    if let Some(other) = scope.schema_names().find(|s| !s.eq_ignore_ascii_case("main")) {
+    if let Some(other) = scope
+        .schema_names()
+        .find(|s| !s.eq_ignore_ascii_case("main"))
+    {
         return Err(DatabaseError::Denied(format!(
             "the data database is SQLite, whose only schema is `main`; the grant names `{other}` \
              (grant {{\"main\": [tables...]}} instead)"
@@ -41,9 +44,8 @@ pub(super) fn run(
         Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
         Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
     } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        DatabaseError::Failed(format!("the data database cannot be opened: {e}"))
-    })?;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| DatabaseError::Failed(format!("the data database cannot be opened: {e}")))?;
     conn.busy_timeout(limits.timeout).map_err(failed)?;
     // No attaching other files, and no string or blob larger than the result cap.
     conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0);
@@ -52,7 +54,8 @@ pub(super) fn run(
         i32::try_from(limits.max_result_bytes.max(1024)).unwrap_or(i32::MAX),
     );
     if access == Access::Read {
-        conn.pragma_update(None, "query_only", true).map_err(failed)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(failed)?;
     }
     let deadline = Instant::now() + limits.timeout;
     conn.progress_handler(1_000, Some(move || Instant::now() >= deadline));
@@ -127,8 +130,8 @@ fn execute(
 /// The operator's views and triggers, minus any name the statement declares as a CTE (SQLite
 /// reports a CTE as the "accessor" of the reads inside it, exactly as it reports a view).
 fn views_and_triggers(conn: &Connection, ctes: &[String]) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT lower(name) FROM main.sqlite_master WHERE type IN ('view', 'trigger')")?;
+    let mut stmt = conn
+        .prepare("SELECT lower(name) FROM main.sqlite_master WHERE type IN ('view', 'trigger')")?;
     let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
     let mut objects = Vec::new();
     for name in names {
@@ -255,24 +258,43 @@ mod tests {
                  CREATE VIEW public_notes AS SELECT n.body, s.token FROM notes n, secrets s;",
             )
             .unwrap();
-        let scope = Arc::new(DatabaseScope::new([("main", &["notes", "public_notes"][..])]));
+        let scope = Arc::new(DatabaseScope::new([(
+            "main",
+            &["notes", "public_notes"][..],
+        )]));
         let run_raw = |sql: &str, ctes: &[&str], access: Access| {
             let statement = CheckedStatement {
                 sql: sql.into(),
                 tables: Vec::new(),
                 ctes: ctes.iter().map(|c| c.to_string()).collect(),
             };
-            run(&path, &statement, access, &scope, &[], DatabaseLimits::default())
+            run(
+                &path,
+                &statement,
+                access,
+                &scope,
+                &[],
+                DatabaseLimits::default(),
+            )
         };
         for (sql, ctes) in [
             ("SELECT * FROM secrets", &[][..]),
-            ("WITH a AS (SELECT token FROM secrets) SELECT * FROM a", &["a"][..]),
+            (
+                "WITH a AS (SELECT token FROM secrets) SELECT * FROM a",
+                &["a"][..],
+            ),
             // A CTE named like the operator's view does not borrow its authority.
-            ("WITH public_notes AS (SELECT token FROM secrets) SELECT * FROM public_notes", &["public_notes"][..]),
+            (
+                "WITH public_notes AS (SELECT token FROM secrets) SELECT * FROM public_notes",
+                &["public_notes"][..],
+            ),
             ("SELECT * FROM sqlite_master", &[][..]),
         ] {
             assert!(
-                matches!(run_raw(sql, ctes, Access::Read), Err(DatabaseError::Denied(_))),
+                matches!(
+                    run_raw(sql, ctes, Access::Read),
+                    Err(DatabaseError::Denied(_))
+                ),
                 "{sql}"
             );
         }

@@ -398,7 +398,11 @@ fn check_set_expr(body: &SetExpr) -> Result<(), StatementError> {
         ))),
         other => Err(StatementError::Invalid(format!(
             "only queries may appear inside a statement, not {}",
-            other.to_string().split_whitespace().next().unwrap_or("this")
+            other
+                .to_string()
+                .split_whitespace()
+                .next()
+                .unwrap_or("this")
         ))),
     }
 }
@@ -415,13 +419,12 @@ impl VisitorMut for Checker<'_> {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_table_factor(
-        &mut self,
-        factor: &mut TableFactor,
-    ) -> ControlFlow<StatementError> {
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<StatementError> {
         let result = match factor {
             TableFactor::Table {
-                name, args: Some(_), ..
+                name,
+                args: Some(_),
+                ..
             } => {
                 let function = name.to_string().to_lowercase();
                 if ALLOWED_TABLE_FUNCTIONS.contains(&function.as_str()) {
@@ -481,7 +484,10 @@ mod tests {
     use super::*;
 
     fn scope() -> DatabaseScope {
-        DatabaseScope::new([("public", &["notes", "items"][..]), ("sales", &["orders"][..])])
+        DatabaseScope::new([
+            ("public", &["notes", "items"][..]),
+            ("sales", &["orders"][..]),
+        ])
     }
 
     fn pg(sql: &str, access: Access) -> Result<CheckedStatement, StatementError> {
@@ -511,9 +517,16 @@ mod tests {
             Access::Read,
         )
         .unwrap();
-        assert!(checked.sql.ends_with("SELECT * FROM recent"), "{}", checked.sql);
+        assert!(
+            checked.sql.ends_with("SELECT * FROM recent"),
+            "{}",
+            checked.sql
+        );
         assert!(matches!(
-            pg("WITH pg_user AS (SELECT 1) SELECT * FROM pg_user", Access::Read),
+            pg(
+                "WITH pg_user AS (SELECT 1) SELECT * FROM pg_user",
+                Access::Read
+            ),
             Err(StatementError::Invalid(_))
         ));
     }
@@ -528,7 +541,15 @@ mod tests {
         ));
         // SQLite compares every name case-insensitively.
         let sqlite = DatabaseScope::new([("main", &["notes"][..])]);
-        assert!(check("SELECT * FROM \"NOTES\"", Dialect::Sqlite, Access::Read, &sqlite).is_ok());
+        assert!(
+            check(
+                "SELECT * FROM \"NOTES\"",
+                Dialect::Sqlite,
+                Access::Read,
+                &sqlite
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -550,7 +571,14 @@ mod tests {
 
     #[test]
     fn denied_functions_are_found_in_any_case_and_schema() {
-        for f in ["pg_read_file", "PG_LS_DIR", "lo_import", "dblink_exec", "query_to_xml", "load_extension"] {
+        for f in [
+            "pg_read_file",
+            "PG_LS_DIR",
+            "lo_import",
+            "dblink_exec",
+            "query_to_xml",
+            "load_extension",
+        ] {
             assert!(function_denied(f), "{f}");
         }
         for f in ["count", "lower", "json_extract", "sqlite_version", "now"] {

@@ -175,7 +175,8 @@ fn execute(vm: &VirtualMachine, code: &str) -> Result<Option<String>, String> {
         .compile(&body, Mode::Exec, "<code>")
         .map_err(|e| traceback(e.into_pyexception(vm, Some(code))))?;
     let _ = vm.register_code_in_linecache(&compiled, code);
-    vm.run_code_obj(compiled, scope.clone()).map_err(traceback)?;
+    vm.run_code_obj(compiled, scope.clone())
+        .map_err(traceback)?;
     let Some(last) = last else {
         return Ok(None);
     };
@@ -210,7 +211,10 @@ fn split_last_expression(code: &str) -> (String, Option<String>) {
                 return (code.to_string(), None);
             };
             let lines = head.matches('\n').count();
-            (head.to_string(), Some(format!("{}{tail}", "\n".repeat(lines))))
+            (
+                head.to_string(),
+                Some(format!("{}{tail}", "\n".repeat(lines))),
+            )
         }
         _ => (code.to_string(), None),
     }

@@ -115,9 +115,9 @@ fn sql_params(params: &[Value]) -> Result<Vec<SqlValue>, ToolError> {
     params
         .iter()
         .enumerate()
-        .map(|(i, value)| sql_value(value).map_err(|why| {
-            ToolError::invalid(format!("params[{i}]: {why}"))
-        }))
+        .map(|(i, value)| {
+            sql_value(value).map_err(|why| ToolError::invalid(format!("params[{i}]: {why}")))
+        })
         .collect()
 }
 
@@ -136,9 +136,13 @@ fn sql_value(value: &Value) -> Result<SqlValue, String> {
                     .decode(b64.trim())
                     .map_err(|e| format!("invalid base64: {e}"))?,
             ),
-            _ => return Err("objects are accepted only as {\"base64\": \"...\"} for binary data; \
+            _ => {
+                return Err(
+                    "objects are accepted only as {\"base64\": \"...\"} for binary data; \
                              pass JSON as a string"
-                .into()),
+                        .into(),
+                );
+            }
         },
         Value::Array(_) => {
             return Err("arrays are not a SQL value; pass one value per placeholder".into());
@@ -189,14 +193,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             format!("{params:?}"),
-            format!("{:?}", [
-                SqlValue::Null,
-                SqlValue::Boolean(true),
-                SqlValue::Integer(42),
-                SqlValue::Real(1.5),
-                SqlValue::Text("x".into()),
-                SqlValue::Blob(b"hi".to_vec()),
-            ])
+            format!(
+                "{:?}",
+                [
+                    SqlValue::Null,
+                    SqlValue::Boolean(true),
+                    SqlValue::Integer(42),
+                    SqlValue::Real(1.5),
+                    SqlValue::Text("x".into()),
+                    SqlValue::Blob(b"hi".to_vec()),
+                ]
+            )
         );
         for bad in [json!([1]), json!({"a": 1}), json!({"base64": "%%"})] {
             assert!(sql_params(&[bad.clone()]).is_err(), "{bad}");
@@ -207,7 +214,10 @@ mod tests {
     fn rows_are_cut_at_max_rows_and_blobs_are_base64() {
         let result = QueryResult {
             columns: vec!["b".into()],
-            rows: vec![vec![SqlValue::Blob(b"hi".to_vec())], vec![SqlValue::Real(f64::NAN)]],
+            rows: vec![
+                vec![SqlValue::Blob(b"hi".to_vec())],
+                vec![SqlValue::Real(f64::NAN)],
+            ],
             truncated: false,
         };
         let out = shape(result, 1);

@@ -534,7 +534,9 @@ corral_plugin_sdk::export_tools![
     )
     .output_schema::<HttpResult>()
     // Reading is harmless; anything that may change something asks a human first.
-    .confirm_if(r#"{"required": ["method"], "properties": {"method": {"not": {"enum": ["GET", "HEAD"]}}}}"#)
+    .confirm_if(
+        r#"{"required": ["method"], "properties": {"method": {"not": {"enum": ["GET", "HEAD"]}}}}"#
+    )
     .tool_type("http"),
 ];
 
