@@ -307,6 +307,7 @@ async fn uploaded_component_is_listed_assigned_and_overridden(api: TestApi) {
         "web_search",
         "database_query",
         "database_write",
+        "code_execute",
     ] {
         let tool = builtins
             .iter()

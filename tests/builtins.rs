@@ -484,6 +484,51 @@ async fn http_request_to_a_host_that_was_not_granted_is_refused() {
     assert_eq!(server.hits(), 0);
 }
 
+/// SSRF: with every public host granted (`*`), the builtins still cannot reach loopback,
+/// private ranges or cloud metadata, however the address is spelled; nothing is sent.
+#[tokio::test]
+async fn http_request_and_web_scrape_refuse_ssrf_targets_even_with_a_wildcard_grant() {
+    let server = TestServer::start().await;
+    let host = host().await;
+    let wildcard = |tool: &str| AssignmentSpec {
+        grants: Grants {
+            http: Some(HttpGrant::to_hosts(["*"])),
+            storage: None,
+        },
+        ..assign(tool)
+    };
+    let toolset = host.toolset([wildcard("http_request"), wildcard("web_scrape")]);
+    let port = server.authority().rsplit(':').next().unwrap().to_string();
+    for url in [
+        server.url("/echo"),
+        format!("http://localhost:{port}/echo"),
+        format!("http://127.1:{port}/echo"),
+        format!("http://2130706433:{port}/echo"),
+        format!("http://0x7f000001:{port}/echo"),
+        format!("http://[::1]:{port}/echo"),
+        format!("http://[::ffff:127.0.0.1]:{port}/echo"),
+        format!("http://0.0.0.0:{port}/echo"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[fd00:ec2::254]/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://192.168.1.1/".to_string(),
+        "http://172.16.0.1/".to_string(),
+        "http://100.64.0.1/".to_string(),
+    ] {
+        for tool in ["http_request", "web_scrape"] {
+            let failure = fails(&host, &toolset, tool, json!({"url": url})).await;
+            assert!(
+                matches!(
+                    failure.kind,
+                    FailureKind::Denied | FailureKind::Failed | FailureKind::InvalidArguments
+                ),
+                "{tool} {url}: {failure:?}"
+            );
+        }
+    }
+    assert_eq!(server.hits(), 0, "nothing reached the loopback server");
+}
+
 #[tokio::test]
 async fn http_request_sends_method_body_and_the_operators_secret_headers() {
     let server = TestServer::start().await;

@@ -207,6 +207,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.max_upload_bytes, 16 * 1024 * 1024);
         assert!(config.database_url.starts_with("sqlite://"));
+        assert!(config.data_database_url.ends_with("data.db"));
     }
 
     #[test]
@@ -239,6 +240,21 @@ mod tests {
                 ..Default::default()
             })
             .contains("CORRAL_ADMIN_KEY")
+        );
+        assert!(
+            bad(Overrides {
+                data_database_url: Some("mysql://localhost/db".into()),
+                ..Default::default()
+            })
+            .contains("data database")
+        );
+        assert!(
+            bad(Overrides {
+                database_url: Some("postgres://u@h/db".into()),
+                data_database_url: Some("postgres://u@h/db".into()),
+                ..Default::default()
+            })
+            .contains("must not be the server's own database")
         );
         assert!(
             toml::from_str::<FileConfig>("lisen = \"x\"")

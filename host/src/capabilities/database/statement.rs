@@ -348,7 +348,7 @@ impl Checker<'_> {
     }
 
     fn query(&mut self, query: &Query) -> Result<(), StatementError> {
-        if query.locks.iter().len() > 0 {
+        if !query.locks.is_empty() {
             return Err(StatementError::Invalid(
                 "row locks (FOR UPDATE / FOR SHARE) are not allowed".into(),
             ));
