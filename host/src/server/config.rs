@@ -132,7 +132,8 @@ impl ServerConfig {
             });
         if data_database_url.trim() == database_url.trim() {
             return Err(
-                "the data database (CORRAL_DATA_DATABASE_URL) must not be the server's own                  database (DATABASE_URL): tools would be able to reach Corral's tables"
+                "the data database (CORRAL_DATA_DATABASE_URL) must not be the server's own \
+                 database (DATABASE_URL): tools would be able to reach Corral's tables"
                     .into(),
             );
         }
