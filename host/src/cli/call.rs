@@ -2,9 +2,6 @@
 //! injection, validation, the confirmation gate (asked on the terminal), limits and grants.
 
 use super::{CliError, load_builtin, load_component};
-
-/// The FILE argument that names the builtin tools instead of a component file.
-const BUILTIN: &str = "builtin";
 use crate::boundary::assignment::{Assignment, AssignmentSpec, Toolset};
 use crate::boundary::catalog::Catalog;
 use crate::boundary::gate::{Approval, ConfirmationSetting, MemoryPendingStore};
@@ -19,6 +16,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// The FILE argument that names the builtin tools instead of a component file.
+const BUILTIN: &str = "builtin";
 
 /// Arguments of `corral tool call`.
 #[derive(Debug, clap::Args)]
