@@ -426,30 +426,16 @@ impl VisitorMut for Checker<'_> {
                 args: Some(_),
                 ..
             } => {
-                let function = name.to_string().to_lowercase();
-                if ALLOWED_TABLE_FUNCTIONS.contains(&function.as_str()) {
-                    self.allowed_table_function = true;
-                    Ok(())
-                } else {
-                    Err(StatementError::Denied(format!(
-                        "the table function {name}() is not allowed in FROM"
-                    )))
-                }
+                let allowed = table_function(name);
+                // Its name is visited next as a relation; that visit must not check it.
+                self.allowed_table_function = allowed.is_ok();
+                allowed
             }
             TableFactor::Table { .. }
             | TableFactor::Derived { .. }
             | TableFactor::NestedJoin { .. }
             | TableFactor::UNNEST { .. } => Ok(()),
-            TableFactor::Function { name, .. } => {
-                let function = name.to_string().to_lowercase();
-                if ALLOWED_TABLE_FUNCTIONS.contains(&function.as_str()) {
-                    Ok(())
-                } else {
-                    Err(StatementError::Denied(format!(
-                        "the table function {name}() is not allowed in FROM"
-                    )))
-                }
-            }
+            TableFactor::Function { name, .. } => table_function(name),
             other => Err(StatementError::Invalid(format!(
                 "this FROM item is not supported: {other}"
             ))),
@@ -469,6 +455,18 @@ impl VisitorMut for Checker<'_> {
             Expr::Function(function) => into_flow(self.function(&function.name)),
             _ => ControlFlow::Continue(()),
         }
+    }
+}
+
+/// A table-valued function in FROM must be one that only unfolds its arguments.
+fn table_function(name: &ObjectName) -> Result<(), StatementError> {
+    let function = name.to_string().to_lowercase();
+    if ALLOWED_TABLE_FUNCTIONS.contains(&function.as_str()) {
+        Ok(())
+    } else {
+        Err(StatementError::Denied(format!(
+            "the table function {name}() is not allowed in FROM"
+        )))
     }
 }
 
