@@ -148,26 +148,37 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Loads the builtin component that provides `tool` (they are embedded in the binary).
-async fn load_builtin(
-    tool: &str,
-    config: SandboxConfig,
-) -> Result<
-    (
-        std::sync::Arc<crate::sandbox::Sandbox>,
-        crate::sandbox::LoadedComponent,
-    ),
-    CliError,
-> {
+/// A sandbox and a component loaded into it.
+type Loaded = (
+    std::sync::Arc<crate::sandbox::Sandbox>,
+    crate::sandbox::LoadedComponent,
+);
+
+/// Loads `bytes`, showing a spinner named `label` if it must compile.
+async fn load_with_progress(
+    sandbox: &crate::sandbox::Sandbox,
+    label: &str,
+    bytes: &[u8],
+) -> Result<crate::sandbox::LoadedComponent, crate::sandbox::SandboxError> {
+    let spinner = progress::CompileSpinner::new(label, bytes.len());
+    let loaded = sandbox.load(bytes, spinner.starter()).await;
+    spinner.finish();
+    loaded.map(|(component, _)| component)
+}
+
+/// Loads the builtin component that provides `tool` (they are embedded in the binary). The
+/// component named like the tool's prefix (`database` for `database_query`) is tried first,
+/// so a call does not compile unrelated builtins (code_execute's interpreter takes ~20 s).
+async fn load_builtin(tool: &str, config: SandboxConfig) -> Result<Loaded, CliError> {
     let sandbox =
         crate::sandbox::Sandbox::new(config).map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut builtins: Vec<&(&str, &[u8])> = crate::artifacts::BUILTINS.iter().collect();
+    builtins.sort_by_key(|(crate_name, _)| !tool.starts_with(&crate_name.replace('-', "_")));
     let mut names = Vec::new();
-    for (crate_name, bytes) in crate::artifacts::BUILTINS {
-        let spinner = progress::CompileSpinner::new(crate_name, bytes.len());
-        let loaded = sandbox.load(bytes, spinner.starter()).await;
-        spinner.finish();
-        let (component, _) =
-            loaded.map_err(|e| CliError::Failed(format!("builtin {crate_name}: {e}")))?;
+    for (crate_name, bytes) in builtins {
+        let component = load_with_progress(&sandbox, crate_name, bytes)
+            .await
+            .map_err(|e| CliError::Failed(format!("builtin {crate_name}: {e}")))?;
         if component.descriptor(tool).is_some() {
             return Ok((std::sync::Arc::new(sandbox), component));
         }
@@ -181,16 +192,7 @@ async fn load_builtin(
 }
 
 /// Loads a component file into a fresh sandbox, with progress shown if it must compile.
-async fn load_component(
-    path: &std::path::Path,
-    config: SandboxConfig,
-) -> Result<
-    (
-        std::sync::Arc<crate::sandbox::Sandbox>,
-        crate::sandbox::LoadedComponent,
-    ),
-    CliError,
-> {
+async fn load_component(path: &std::path::Path, config: SandboxConfig) -> Result<Loaded, CliError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     let sandbox =
@@ -199,10 +201,8 @@ async fn load_component(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let spinner = progress::CompileSpinner::new(&file_name, bytes.len());
-    let on_compile = spinner.starter();
-    let loaded = sandbox.load(&bytes, on_compile).await;
-    spinner.finish();
-    let (component, _) = loaded.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let component = load_with_progress(&sandbox, &file_name, &bytes)
+        .await
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     Ok((std::sync::Arc::new(sandbox), component))
 }
