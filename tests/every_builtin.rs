@@ -173,6 +173,35 @@ async fn python_prints_returns_the_last_value_and_uses_the_standard_library() {
 }
 
 #[tokio::test]
+async fn python_gets_secure_randomness_from_the_host() {
+    let host = python().await;
+    let code = "import os, secrets, uuid, random\n\
+                token = secrets.token_hex(8)\n\
+                u = uuid.uuid4()\n\
+                roll = random.SystemRandom().randint(1, 6)\n\
+                [len(os.urandom(32)), len(token), int(token, 16) >= 0, u.version, 1 <= roll <= 6, token]";
+    let first = run(&host, code).await;
+    let second = run(&host, code).await;
+    let list = |out: &Value| out["result"].as_str().unwrap_or_default().to_string();
+    assert!(
+        list(&first).starts_with("[32, 16, True, 4, True, '"),
+        "{first}"
+    );
+    // Fresh bytes per call (two equal 64-bit tokens would be a broken generator).
+    assert_ne!(list(&first), list(&second), "{first} {second}");
+    for (code, error) in [
+        ("import os\nos.urandom(-1)", "ValueError: negative argument"),
+        ("import os\nos.urandom(10**9)", "ValueError: os.urandom: at most"),
+    ] {
+        let out = run(&host, code).await;
+        assert!(
+            out["error"].as_str().unwrap_or_default().contains(error),
+            "{code}: {out}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn python_errors_come_back_as_tracebacks() {
     let host = python().await;
     let out = run(&host, "def f():\n    return 1 / 0\n\nf()").await;

@@ -8,6 +8,8 @@
 //! Like a notebook cell, the value of a trailing expression is returned (its `repr`), besides
 //! what the code printed; an exception comes back as its traceback, for the model to fix.
 
+mod entropy;
+
 use corral_plugin_sdk::prelude::*;
 use rustpython_vm::builtins::PyBaseExceptionRef;
 use rustpython_vm::compiler::Mode;
@@ -77,15 +79,18 @@ fn interpreter() -> Interpreter {
     settings.path_list = Vec::new();
     let builder = InterpreterBuilder::new().settings(settings);
     let native = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
+    let entropy = entropy::module_def(&builder.ctx);
     builder
         .add_native_modules(&native)
+        .add_native_module(entropy)
         .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
         .build()
 }
 
 /// Without a host OS layer there is no real `os` module, yet many pure-Python modules import
 /// it (random, tempfile, ...). RustPython ships a stand-in; make every function of it fail
-/// with a clear OSError instead of pretending to work.
+/// with a clear OSError instead of pretending to work, except `urandom`, which is real
+/// (`entropy.rs`). It runs before the user's code, so `random` binds the real one on import.
 const PRELUDE: &str = r#"
 import sys
 try:
@@ -100,13 +105,18 @@ try:
         function.__name__ = name
         return function
     _os_stub.__getattr__ = _unavailable
-    # Called while `random` imports; harmless to answer. os.urandom stays unavailable, so
-    # `secrets` and SystemRandom fail loudly instead of handing out weak randomness.
+    # Called while `random` imports; harmless to answer.
     _os_stub.register_at_fork = lambda **kwargs: None
     _os_stub.cpu_count = lambda: 1
     _os_stub.getpid = lambda: 1
     _os_stub.environ = {}
     _os_stub.name = "posix"
+    # os copies the stand-in's names when it is imported: patch both, whichever came first.
+    from _corral_entropy import urandom as _urandom
+    _os_stub.urandom = _urandom
+    if "os" in sys.modules:
+        sys.modules["os"].urandom = _urandom
+    del _urandom
     del _os_stub, _unavailable
 except ImportError:
     pass
