@@ -758,3 +758,121 @@ fn builtin_tools_are_called_by_name() {
     ]);
     assert_eq!(bad_url.status.code(), Some(2), "{}", text(&bad_url.stderr));
 }
+
+// The loopback server of the integration tests (pages, echo, fake search APIs); this test
+// uses part of it, and its items are `pub` for the tests crate that shares it.
+#[allow(dead_code, unreachable_pub)]
+#[path = "support/http_server.rs"]
+mod http_server;
+
+#[test]
+fn the_other_builtins_work_through_the_cli_too() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(http_server::TestServer::start());
+    let private = format!("http-private={}", server.authority());
+    let call = |tool: &str, extra: &[&str], args: serde_json::Value| {
+        let mut argv = vec!["tool", "call", "builtin", tool];
+        argv.extend_from_slice(extra);
+        let args = args.to_string();
+        argv.extend(["--args", &args]);
+        let out = corral(&argv);
+        assert!(out.status.success(), "{tool}: {}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+
+    let fetched = call(
+        "http_request",
+        &["--grant", &private],
+        serde_json::json!({"url": server.url("/echo/cli")}),
+    );
+    assert_eq!(fetched["status"], 200, "{fetched}");
+    assert!(
+        fetched["body"].as_str().unwrap().contains("/echo/cli"),
+        "{fetched}"
+    );
+    // Without the grant nothing is sent.
+    let hits = server.hits();
+    let denied = corral(&[
+        "tool",
+        "call",
+        "builtin",
+        "http_request",
+        "--args",
+        &serde_json::json!({"url": server.url("/echo")}).to_string(),
+    ]);
+    assert!(!denied.status.success());
+    assert!(
+        text(&denied.stderr).contains("not granted"),
+        "{}",
+        text(&denied.stderr)
+    );
+    assert_eq!(server.hits(), hits);
+
+    let page = call(
+        "web_scrape",
+        &["--grant", &private],
+        serde_json::json!({"url": server.url("/page.html")}),
+    );
+    assert_eq!(page["title"], "Test Article | Corral", "{page}");
+
+    let base = format!("base_url={}", server.url("/searxng"));
+    let found = call(
+        "web_search",
+        &[
+            "--grant",
+            &private,
+            "--config",
+            "backend=searxng",
+            "--config",
+            &base,
+        ],
+        serde_json::json!({"query": "rust", "max_results": 2}),
+    );
+    assert_eq!(found["results"].as_array().unwrap().len(), 2, "{found}");
+
+    // A bucket per test run, so reruns start empty.
+    let bucket = format!("storage=cli-{}", std::process::id());
+    let written = call(
+        "storage_write",
+        &["--grant", &bucket, "--yes"],
+        serde_json::json!({"action": "write", "path": "a/b.txt", "content": "hello"}),
+    );
+    assert_eq!(written["size"], 5, "{written}");
+    let read = call(
+        "storage_read",
+        &["--grant", &bucket],
+        serde_json::json!({"action": "read", "path": "a/b.txt"}),
+    );
+    assert_eq!(read["content"], "hello", "{read}");
+    assert_eq!(read["content_type"], "text/plain", "{read}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+        .unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let wrote = call(
+        "database_write",
+        &[
+            "--data-database-url",
+            &url,
+            "--config-override",
+            r#"{"schemas": {"main": ["notes"]}}"#,
+            "--yes",
+        ],
+        serde_json::json!({"sql": "INSERT INTO notes (body) VALUES (?1)", "params": ["from the cli"]}),
+    );
+    assert_eq!(wrote["rows_affected"], 1, "{wrote}");
+    let body: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT body FROM notes", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(body, "from the cli");
+    drop(server);
+}

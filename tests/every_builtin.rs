@@ -191,7 +191,10 @@ async fn python_gets_secure_randomness_from_the_host() {
     assert_ne!(list(&first), list(&second), "{first} {second}");
     for (code, error) in [
         ("import os\nos.urandom(-1)", "ValueError: negative argument"),
-        ("import os\nos.urandom(10**9)", "ValueError: os.urandom: at most"),
+        (
+            "import os\nos.urandom(10**9)",
+            "ValueError: os.urandom: at most",
+        ),
     ] {
         let out = run(&host, code).await;
         assert!(
