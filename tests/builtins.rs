@@ -823,6 +823,19 @@ async fn http_request_truncates_long_bodies_and_says_so() {
     .await;
     assert_eq!(result["body"].as_str().unwrap().len(), 500);
     assert_eq!(result["truncated"], false);
+    assert_eq!(result["size"], 500);
+    // A body past the host's 10 MiB response cap: only the part shown is downloaded, so the
+    // cap is never reached; the size comes from Content-Length.
+    let result = ok(
+        &host,
+        &toolset,
+        "http_request",
+        json!({"url": server.url("/bytes?n=20000000"), "max_response_bytes": 1000}),
+    )
+    .await;
+    assert_eq!(result["body"].as_str().unwrap().len(), 1000);
+    assert_eq!(result["truncated"], true);
+    assert_eq!(result["size"], 20_000_000);
     // Binary bodies come back as base64.
     let result = ok(
         &host,
@@ -1043,15 +1056,19 @@ async fn web_scrape_parses_a_page_near_the_download_cap_within_the_default_limit
     let chars = page["content"].as_str().unwrap().chars().count();
     assert!((99_990..=100_000).contains(&chars), "{chars}");
     assert_eq!(page["links"].as_array().unwrap().len(), 200);
-    let failure = fails(
-        &host,
-        &toolset,
-        "web_scrape",
-        json!({"url": server.url("/big.html?kb=2100")}),
-    )
-    .await;
-    assert_eq!(failure.kind, FailureKind::Failed, "{}", failure.message);
-    assert!(failure.message.contains("too large"), "{}", failure.message);
+    // Past the 2 MiB download cap, the start of the page is read and the rest never fetched:
+    // 12 MB is also past the host's 10 MiB response cap, which reading it all would trip.
+    for kb in [2100, 12_000] {
+        let page = ok(
+            &host,
+            &toolset,
+            "web_scrape",
+            json!({"url": server.url(&format!("/big.html?kb={kb}")), "max_chars": 100}),
+        )
+        .await;
+        assert_eq!(page["truncated"], true, "{kb} KB");
+        assert!(page["content"].as_str().unwrap().len() <= 100, "{page}");
+    }
 }
 
 // ---------------------------------------------------------------- web_search

@@ -134,7 +134,7 @@ fn error_code(code: ErrorCode) -> HttpError {
     }
 }
 
-/// A response, with the whole body read.
+/// A response, with its body read (all of it, or up to [`Request::truncate_body_at`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// Status code.
@@ -145,6 +145,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The URL that answered (after redirects).
     pub url: String,
+    /// True when the body was longer than [`Request::truncate_body_at`] and `body` holds only
+    /// its start (the rest was never downloaded).
+    pub truncated: bool,
 }
 
 impl Response {
@@ -177,6 +180,7 @@ pub struct Request {
     body: Vec<u8>,
     max_redirects: u32,
     max_body_bytes: usize,
+    truncate_body: bool,
 }
 
 /// `GET url`, following redirects.
@@ -194,6 +198,7 @@ impl Request {
             body: Vec::new(),
             max_redirects: DEFAULT_MAX_REDIRECTS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            truncate_body: false,
         }
     }
 
@@ -215,9 +220,20 @@ impl Request {
         self
     }
 
-    /// Cap on the response body.
+    /// Cap on the response body: a longer body fails the request with
+    /// [`HttpError::TooLarge`].
     pub fn max_body_bytes(mut self, n: usize) -> Self {
         self.max_body_bytes = n;
+        self.truncate_body = false;
+        self
+    }
+
+    /// Reads at most `n` bytes of the response body and stops there: a longer body is cut
+    /// (the response says [`truncated`](Response::truncated)) instead of failing, and the rest
+    /// is never downloaded. For tools that show the start of a document.
+    pub fn truncate_body_at(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self.truncate_body = true;
         self
     }
 
@@ -230,6 +246,7 @@ impl Request {
             mut body,
             max_redirects,
             max_body_bytes,
+            truncate_body,
         } = self;
         for _ in 0..=max_redirects {
             let ResponseHead {
@@ -252,12 +269,13 @@ impl Request {
                     }
                 }
                 _ => {
-                    let body = read_body(incoming, max_body_bytes)?;
+                    let (body, truncated) = read_body(incoming, max_body_bytes, truncate_body)?;
                     return Ok(Response {
                         status,
                         headers: response_headers,
                         body,
                         url,
+                        truncated,
                     });
                 }
             }
@@ -397,7 +415,13 @@ fn send_once(
     })
 }
 
-fn read_body(incoming: IncomingBody, cap: usize) -> Result<Vec<u8>, HttpError> {
+/// Reads the body up to `cap` bytes; beyond it, fails or (with `truncate`) keeps the first
+/// `cap` bytes and stops reading. Returns the bytes and whether they were cut.
+fn read_body(
+    incoming: IncomingBody,
+    cap: usize,
+    truncate: bool,
+) -> Result<(Vec<u8>, bool), HttpError> {
     let mut body = Vec::new();
     {
         let stream = incoming
@@ -407,7 +431,13 @@ fn read_body(incoming: IncomingBody, cap: usize) -> Result<Vec<u8>, HttpError> {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
                     if body.len() + chunk.len() > cap {
-                        return Err(HttpError::TooLarge(cap));
+                        if !truncate {
+                            return Err(HttpError::TooLarge(cap));
+                        }
+                        body.extend_from_slice(&chunk[..cap - body.len()]);
+                        // Dropping the stream and then the body tells the host to stop
+                        // receiving; the trailers are not waited for.
+                        return Ok((body, true));
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -422,7 +452,7 @@ fn read_body(incoming: IncomingBody, cap: usize) -> Result<Vec<u8>, HttpError> {
         }
     }
     let _ = IncomingBody::finish(incoming);
-    Ok(body)
+    Ok((body, false))
 }
 
 #[cfg(test)]

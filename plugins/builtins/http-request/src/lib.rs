@@ -20,9 +20,6 @@ use url::{Host, Url};
 const DEFAULT_RESPONSE_BYTES: usize = 64 * 1024;
 /// Most body bytes returned: with JSON escaping, still under the host's default 1 MiB output cap.
 const MAX_RESPONSE_BYTES: usize = 512 * 1024;
-/// Most bytes downloaded. The SDK reads whole bodies, so truncation happens after this much
-/// was read; beyond it the call fails rather than exhaust the tool's memory.
-const DOWNLOAD_CAP: usize = 8 * 1024 * 1024;
 /// Redirects followed; each hop is re-checked here and by the host.
 const MAX_REDIRECTS: u32 = 5;
 /// Configuration key holding a JSON object of header name to value.
@@ -128,8 +125,9 @@ struct HttpResult {
     body: String,
     /// `text` for UTF-8 bodies, `base64` otherwise.
     encoding: BodyEncoding,
-    /// The full body size in bytes.
-    size: usize,
+    /// The full body size in bytes when known: counted when the whole body was read, else
+    /// the server's Content-Length (the part past `max_response_bytes` is not downloaded).
+    size: Option<u64>,
     /// True when `body` holds only the first `max_response_bytes` bytes.
     truncated: bool,
 }
@@ -167,7 +165,7 @@ fn http_request(args: RequestArgs, _ctx: &Context) -> Result<HttpResult, ToolErr
         let same_origin = url.origin() == origin;
         let mut request = http::Request::new(method.to_sdk(), url.as_str())
             .max_redirects(0)
-            .max_body_bytes(DOWNLOAD_CAP);
+            .truncate_body_at(max);
         // Credentials are for the origin they were meant for, not wherever it redirects to.
         let sent = headers
             .iter()
@@ -212,9 +210,15 @@ fn http_request(args: RequestArgs, _ctx: &Context) -> Result<HttpResult, ToolErr
         }
     };
 
-    let size = response.body.len();
-    let truncated = size > max;
-    let (encoding, text) = body_text(response.body, max);
+    let truncated = response.truncated;
+    let size = if truncated {
+        response
+            .header("content-length")
+            .and_then(|n| n.trim().parse().ok())
+    } else {
+        u64::try_from(response.body.len()).ok()
+    };
+    let (encoding, text) = body_text(response.body, truncated);
     let mut response_headers = BTreeMap::<String, String>::new();
     for (name, value) in response.headers {
         response_headers
@@ -236,26 +240,24 @@ fn http_request(args: RequestArgs, _ctx: &Context) -> Result<HttpResult, ToolErr
     })
 }
 
-/// The first `max` bytes of a body: as text when the body is UTF-8 (cut at a character
-/// boundary), else as base64.
-fn body_text(mut body: Vec<u8>, max: usize) -> (BodyEncoding, String) {
-    let cut = body.len().min(max);
-    match std::str::from_utf8(&body[..cut]) {
-        Ok(_) => {}
-        // Only a character split by the cut is missing at the end: still text.
-        Err(e) if e.error_len().is_none() && cut < body.len() => {
-            body.truncate(e.valid_up_to());
-            return (
-                BodyEncoding::Text,
-                String::from_utf8(body).unwrap_or_default(),
-            );
-        }
-        Err(_) => return (BodyEncoding::Base64, BASE64.encode(&body[..cut])),
-    }
-    body.truncate(cut);
+/// A body as text when it is UTF-8, else as base64. When the body was `cut` short, a
+/// character split by the cut is dropped and the rest is still text.
+fn body_text(body: Vec<u8>, cut: bool) -> (BodyEncoding, String) {
     match String::from_utf8(body) {
         Ok(text) => (BodyEncoding::Text, text),
-        Err(e) => (BodyEncoding::Base64, BASE64.encode(e.as_bytes())),
+        Err(e) => {
+            let invalid = e.utf8_error();
+            if cut && invalid.error_len().is_none() {
+                let mut bytes = e.into_bytes();
+                bytes.truncate(invalid.valid_up_to());
+                (
+                    BodyEncoding::Text,
+                    String::from_utf8(bytes).unwrap_or_default(),
+                )
+            } else {
+                (BodyEncoding::Base64, BASE64.encode(e.as_bytes()))
+            }
+        }
     }
 }
 
@@ -630,11 +632,16 @@ mod tests {
 
     #[test]
     fn bodies_are_text_or_base64_and_cut_at_a_character() {
-        let (_, text) = body_text("héllo".as_bytes().to_vec(), 2);
+        // "hé" cut after the first byte of é.
+        let (encoding, text) = body_text("héllo".as_bytes()[..2].to_vec(), true);
+        assert!(matches!(encoding, BodyEncoding::Text));
         assert_eq!(text, "h");
-        let (_, text) = body_text(b"hello".to_vec(), 100);
+        // The same bytes as a whole body are not UTF-8.
+        let (encoding, _) = body_text("héllo".as_bytes()[..2].to_vec(), false);
+        assert!(matches!(encoding, BodyEncoding::Base64));
+        let (_, text) = body_text(b"hello".to_vec(), false);
         assert_eq!(text, "hello");
-        let (encoding, text) = body_text(vec![0xff, 0x00, 0x41], 100);
+        let (encoding, text) = body_text(vec![0xff, 0x00, 0x41], true);
         assert!(matches!(encoding, BodyEncoding::Base64));
         assert_eq!(text, "/wBB");
     }

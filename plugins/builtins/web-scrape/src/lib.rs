@@ -24,7 +24,8 @@ const MAX_LINKS: usize = 200;
 /// Longest link text kept.
 const MAX_LINK_TEXT_CHARS: usize = 200;
 /// Most bytes downloaded: the parsed DOM is several times the HTML's size, and it has to fit
-/// in the tool's memory.
+/// in the tool's memory. A longer page is cut here and its start is read (HTML parsers close
+/// what the cut left open), with `truncated: true`.
 const MAX_DOWNLOAD_BYTES: usize = 2 * 1024 * 1024;
 /// How far into an HTML document `<meta charset>` is looked for (browsers look at 1024 bytes;
 /// a little more tolerates long `<head>` preambles).
@@ -84,7 +85,8 @@ struct Page {
     content: String,
     /// Links in the content, in order, without duplicates (HTML only).
     links: Vec<Link>,
-    /// True when `content` was cut at `max_chars`.
+    /// True when `content` was cut at `max_chars`, or the page was longer than the 2 MiB that
+    /// are downloaded and only its start was read.
     truncated: bool,
 }
 
@@ -114,14 +116,8 @@ fn web_scrape(args: ScrapeArgs, _ctx: &Context) -> Result<Page, ToolError> {
     let response = http::Request::new(http::Method::Get, url.as_str())
         .header("accept", ACCEPT)
         .header("user-agent", USER_AGENT)
-        .max_body_bytes(MAX_DOWNLOAD_BYTES)
-        .send()
-        .map_err(|e| match e {
-            http::HttpError::TooLarge(_) => ToolError::failed(format!(
-                "the page is larger than {MAX_DOWNLOAD_BYTES} bytes, too large to scrape"
-            )),
-            e => e.into(),
-        })?;
+        .truncate_body_at(MAX_DOWNLOAD_BYTES)
+        .send()?;
     match response.status {
         404 | 410 => {
             return Err(ToolError::NotFound(format!(
@@ -170,7 +166,7 @@ fn web_scrape(args: ScrapeArgs, _ctx: &Context) -> Result<Page, ToolError> {
         title,
         content,
         links,
-        truncated: truncated || cut_early,
+        truncated: truncated || cut_early || response.truncated,
     })
 }
 
