@@ -24,8 +24,9 @@ mod _corral_entropy {
             )));
         }
         let mut bytes = vec![0; size];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| vm.new_os_error(format!("os.urandom: no randomness from the host: {e}")))?;
+        getrandom::fill(&mut bytes).map_err(|e| {
+            vm.new_os_error(format!("os.urandom: no randomness from the host: {e}"))
+        })?;
         Ok(bytes)
     }
 }
