@@ -529,6 +529,41 @@ async fn http_request_and_web_scrape_refuse_ssrf_targets_even_with_a_wildcard_gr
     assert_eq!(server.hits(), 0, "nothing reached the loopback server");
 }
 
+/// SSRF through a redirect: a granted server (trusted for private addresses) that redirects to
+/// cloud metadata, a private range or another loopback service gets the hop refused, by both
+/// tools, and the other service receives nothing.
+#[tokio::test]
+async fn http_request_and_web_scrape_refuse_redirects_to_private_targets() {
+    let server = TestServer::start().await;
+    let internal = TestServer::start().await;
+    let host = host().await;
+    let toolset = host.toolset([
+        to_server("http_request", &server),
+        to_server("web_scrape", &server),
+    ]);
+    for target in [
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/admin".to_string(),
+        internal.url("/page.html"),
+    ] {
+        let url = server.url(&format!("/redirect?to={target}"));
+        for tool in ["http_request", "web_scrape"] {
+            let failure = fails(&host, &toolset, tool, json!({"url": url})).await;
+            assert_eq!(
+                failure.kind,
+                FailureKind::Denied,
+                "{tool} {target}: {failure:?}"
+            );
+        }
+    }
+    assert_eq!(internal.hits(), 0, "the redirect reached another service");
+    assert_eq!(
+        server.hits(),
+        6,
+        "each call reached the granted server once"
+    );
+}
+
 #[tokio::test]
 async fn http_request_sends_method_body_and_the_operators_secret_headers() {
     let server = TestServer::start().await;
