@@ -774,12 +774,15 @@ fn the_other_builtins_work_through_the_cli_too() {
         .unwrap();
     let server = runtime.block_on(http_server::TestServer::start());
     let private = format!("http-private={}", server.authority());
-    let call = |tool: &str, extra: &[&str], args: serde_json::Value| {
+    let builtin = |tool: &str, extra: &[&str], args: serde_json::Value| {
         let mut argv = vec!["tool", "call", "builtin", tool];
         argv.extend_from_slice(extra);
         let args = args.to_string();
         argv.extend(["--args", &args]);
-        let out = corral(&argv);
+        corral(&argv)
+    };
+    let call = |tool: &str, extra: &[&str], args: serde_json::Value| {
+        let out = builtin(tool, extra, args);
         assert!(out.status.success(), "{tool}: {}", text(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
@@ -796,14 +799,11 @@ fn the_other_builtins_work_through_the_cli_too() {
     );
     // Without the grant nothing is sent.
     let hits = server.hits();
-    let denied = corral(&[
-        "tool",
-        "call",
-        "builtin",
+    let denied = builtin(
         "http_request",
-        "--args",
-        &serde_json::json!({"url": server.url("/echo")}).to_string(),
-    ]);
+        &[],
+        serde_json::json!({"url": server.url("/echo")}),
+    );
     assert!(!denied.status.success());
     assert!(
         text(&denied.stderr).contains("not granted"),
