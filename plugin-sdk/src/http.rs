@@ -179,8 +179,16 @@ pub struct Request {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     max_redirects: u32,
-    max_body_bytes: usize,
-    truncate_body: bool,
+    body_limit: BodyLimit,
+}
+
+/// What to do with a response body longer than the cap.
+#[derive(Debug, Clone, Copy)]
+enum BodyLimit {
+    /// Fail the request with [`HttpError::TooLarge`].
+    Fail(usize),
+    /// Keep the first bytes, stop reading and say so.
+    Truncate(usize),
 }
 
 /// `GET url`, following redirects.
@@ -197,8 +205,7 @@ impl Request {
             headers: Vec::new(),
             body: Vec::new(),
             max_redirects: DEFAULT_MAX_REDIRECTS,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            truncate_body: false,
+            body_limit: BodyLimit::Fail(DEFAULT_MAX_BODY_BYTES),
         }
     }
 
@@ -223,8 +230,7 @@ impl Request {
     /// Cap on the response body: a longer body fails the request with
     /// [`HttpError::TooLarge`].
     pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.max_body_bytes = n;
-        self.truncate_body = false;
+        self.body_limit = BodyLimit::Fail(n);
         self
     }
 
@@ -232,8 +238,7 @@ impl Request {
     /// (the response says [`truncated`](Response::truncated)) instead of failing, and the rest
     /// is never downloaded. For tools that show the start of a document.
     pub fn truncate_body_at(mut self, n: usize) -> Self {
-        self.max_body_bytes = n;
-        self.truncate_body = true;
+        self.body_limit = BodyLimit::Truncate(n);
         self
     }
 
@@ -245,8 +250,7 @@ impl Request {
             headers,
             mut body,
             max_redirects,
-            max_body_bytes,
-            truncate_body,
+            body_limit,
         } = self;
         for _ in 0..=max_redirects {
             let ResponseHead {
@@ -269,7 +273,7 @@ impl Request {
                     }
                 }
                 _ => {
-                    let (body, truncated) = read_body(incoming, max_body_bytes, truncate_body)?;
+                    let (body, truncated) = read_body(incoming, body_limit)?;
                     return Ok(Response {
                         status,
                         headers: response_headers,
@@ -415,13 +419,10 @@ fn send_once(
     })
 }
 
-/// Reads the body up to `cap` bytes; beyond it, fails or (with `truncate`) keeps the first
-/// `cap` bytes and stops reading. Returns the bytes and whether they were cut.
-fn read_body(
-    incoming: IncomingBody,
-    cap: usize,
-    truncate: bool,
-) -> Result<(Vec<u8>, bool), HttpError> {
+/// Reads the body up to the limit's cap; beyond it, fails or keeps the first bytes and stops
+/// reading, as the limit says. Returns the bytes and whether they were cut.
+fn read_body(incoming: IncomingBody, limit: BodyLimit) -> Result<(Vec<u8>, bool), HttpError> {
+    let (BodyLimit::Fail(cap) | BodyLimit::Truncate(cap)) = limit;
     let mut body = Vec::new();
     {
         let stream = incoming
@@ -431,7 +432,7 @@ fn read_body(
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
                     if body.len() + chunk.len() > cap {
-                        if !truncate {
+                        if let BodyLimit::Fail(_) = limit {
                             return Err(HttpError::TooLarge(cap));
                         }
                         body.extend_from_slice(&chunk[..cap - body.len()]);
